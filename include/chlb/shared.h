@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * What the XDP program and userspace must agree on: map key/value layouts,
+ * limits, counter indexes and the flow hash. Compiled unchanged by
+ * `clang -target bpf` and by gcc for userspace, so it uses only
+ * <linux/types.h> and no libc or BPF helpers.
+ */
+#ifndef CHLB_SHARED_H
+#define CHLB_SHARED_H
+
+#include <linux/types.h>
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* ---- limits and defaults ---------------------------------------------- */
+
+#define CHLB_NO_BACKEND		0xffffffffu	/* table slot with no owner */
+#define CHLB_MIN_WEIGHT		1
+#define CHLB_MAX_WEIGHT		256
+#define CHLB_MAX_VNODES		10000
+#define CHLB_MAX_TABLE_SIZE	(1u << 24)
+
+#define CHLB_DEFAULT_MAX_VIPS		64
+#define CHLB_DEFAULT_MAX_BACKENDS	4096	/* all VIPs together */
+
+/* Map names, pinned under the pin directory (LIBBPF_PIN_BY_NAME). */
+#define CHLB_MAP_VIPS		"chlb_vips"
+#define CHLB_MAP_TABLES		"chlb_tables"
+#define CHLB_MAP_BACKENDS	"chlb_backends"
+#define CHLB_MAP_BSTATS		"chlb_bstats"
+#define CHLB_MAP_VSTATS		"chlb_vstats"
+#define CHLB_MAP_GSTATS		"chlb_gstats"
+#define CHLB_MAP_CONFIG		"chlb_config"
+
+enum chlb_family {
+	CHLB_FAMILY_INET = 4,
+	CHLB_FAMILY_INET6 = 6,
+};
+
+enum chlb_method {
+	CHLB_METHOD_DSR = 1,
+};
+
+enum chlb_backend_flags {
+	CHLB_BACKEND_F_IN_USE = 1 << 0,
+	CHLB_BACKEND_F_DRAINING = 1 << 1,
+};
+
+/*
+ * Addresses are 16 bytes in network order everywhere; IPv4 is stored
+ * IPv4-mapped (::ffff:a.b.c.d) so one layout serves both families.
+ */
+#define CHLB_ADDR_LEN 16
+
+/* chlb_vips: HASH, key -> value */
+struct chlb_vip_key {
+	__u8 addr[CHLB_ADDR_LEN];
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;		/* enum chlb_family */
+};
+_Static_assert(sizeof(struct chlb_vip_key) == 20, "chlb_vip_key ABI");
+
+struct chlb_vip_info {
+	__u32 id;		/* index into chlb_tables and chlb_vstats */
+	__u32 method;		/* enum chlb_method */
+	__u32 flags;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct chlb_vip_info) == 16, "chlb_vip_info ABI");
+
+/*
+ * chlb_backends: ARRAY indexed by backend id. It is also the authoritative
+ * record of each backend's configuration (address, weight, state), which
+ * the controller reads back to rebuild rings deterministically.
+ */
+struct chlb_backend {
+	__u8 addr[CHLB_ADDR_LEN];
+	__u8 mac[6];
+	__u16 weight;
+	__u32 vip_id;
+	__u32 flags;		/* enum chlb_backend_flags */
+};
+_Static_assert(sizeof(struct chlb_backend) == 32, "chlb_backend ABI");
+
+/* chlb_bstats: PERCPU_ARRAY indexed by backend id */
+struct chlb_backend_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+};
+
+/* chlb_vstats: PERCPU_ARRAY indexed by VIP id */
+struct chlb_vip_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 no_backend;
+};
+
+/* chlb_gstats: PERCPU_ARRAY with one entry: counters[] by enum chlb_counter */
+enum chlb_counter {
+	CHLB_CNT_RX,			/* every frame the program saw */
+	CHLB_CNT_TX,			/* VIP frames forwarded (XDP_TX) */
+	CHLB_CNT_PASS_NOT_IP,		/* ARP, LLDP, ... */
+	CHLB_CNT_PASS_NOT_VIP,		/* IP, but no VIP matched */
+	CHLB_CNT_PASS_OTHER_PROTO,	/* ICMP, ND, ... */
+	CHLB_CNT_PASS_FRAGMENT,		/* IPv4 fragments, IPv6 fragment hdr */
+	CHLB_CNT_PASS_MALFORMED,	/* truncated or bad headers */
+	CHLB_CNT_DROP_NO_BACKEND,	/* VIP with no usable backend */
+	CHLB_CNT_MAX,
+};
+
+struct chlb_global_stats {
+	__u64 counters[CHLB_CNT_MAX];
+};
+
+/* chlb_config: ARRAY with one entry, written at attach */
+struct chlb_config {
+	__u64 seed;
+	__u32 vnodes;
+	__u32 table_size;
+	__u32 max_vips;
+	__u32 max_backends;
+	__u32 algo;		/* enum chlb_algo in the library header */
+	__u32 ifindex;
+	__u32 xdp_mode;		/* 1 native, 2 skb */
+	__u32 version;
+	__u8 if_mac[6];
+	__u8 pad[2];
+	__u32 reserved[6];
+};
+_Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
+
+/* ---- the flow hash ---------------------------------------------------- */
+
+/*
+ * The five-tuple as hashed. 40 bytes = five 64-bit words; the union lets
+ * both compilers read it as words without breaking strict aliasing.
+ */
+struct chlb_flow_key {
+	union {
+		struct {
+			__u8 src[CHLB_ADDR_LEN];
+			__u8 dst[CHLB_ADDR_LEN];
+			__be16 sport;
+			__be16 dport;
+			__u8 proto;
+			__u8 family;
+			__u8 pad[2];
+		};
+		__u64 words[5];
+	};
+};
+_Static_assert(sizeof(struct chlb_flow_key) == 40, "chlb_flow_key ABI");
+
+#define CHLB_P1 0x9E3779B185EBCA87ULL
+#define CHLB_P2 0xC2B2AE3D27D4EB4FULL
+#define CHLB_P3 0x165667B19E3779F9ULL
+
+static __always_inline __u64 chlb_rotl64(__u64 x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+/* murmur3's 64-bit finalizer: every input bit affects every output bit. */
+static __always_inline __u64 chlb_mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* xxh64's accumulator round: one multiply-rotate-multiply per word. */
+static __always_inline __u64 chlb_round64(__u64 acc, __u64 w)
+{
+	acc += w * CHLB_P2;
+	acc = chlb_rotl64(acc, 31);
+	return acc * CHLB_P1;
+}
+
+/*
+ * Seeded hash of a flow key (IPv4 or IPv6 alike), 32 bits. xxh64-style
+ * rounds over the five words, then fmix64; the top 32 bits are returned.
+ */
+static __always_inline __u32 chlb_flow_hash(const struct chlb_flow_key *k,
+					    __u64 seed)
+{
+	__u64 acc = seed + CHLB_P3;
+
+	acc = chlb_round64(acc, k->words[0]);
+	acc = chlb_round64(acc, k->words[1]);
+	acc = chlb_round64(acc, k->words[2]);
+	acc = chlb_round64(acc, k->words[3]);
+	acc = chlb_round64(acc, k->words[4]);
+	return (__u32)(chlb_mix64(acc) >> 32);
+}
+
+/*
+ * Map a 32-bit hash onto M slots by multiply-shift: slot s receives exactly
+ * floor or ceil(2^32 / M) hash values, the best any mapping can do, with
+ * no division and no bias towards low slots as `h % M` would have.
+ */
+static __always_inline __u32 chlb_hash_to_slot(__u32 h, __u32 m)
+{
+	return (__u32)(((__u64)h * m) >> 32);
+}
+
+/* The smallest hash that lands in slot s: the slot's position on the ring. */
+static __always_inline __u32 chlb_slot_position(__u32 s, __u32 m)
+{
+	return (__u32)((((__u64)s << 32) + m - 1) / m);
+}
+
+/* Store an IPv4 address (network order) as ::ffff:a.b.c.d. */
+static __always_inline void chlb_addr_from_v4(__u8 *a, __be32 v4)
+{
+	const __u8 *b = (const __u8 *)&v4;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		a[i] = 0;
+	a[10] = 0xff;
+	a[11] = 0xff;
+	a[12] = b[0];
+	a[13] = b[1];
+	a[14] = b[2];
+	a[15] = b[3];
+}
+
+#endif /* CHLB_SHARED_H */

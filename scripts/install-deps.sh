@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install every Debian package chlb needs to build, test, bench and demo.
+# Idempotent: installs only what is missing, and runs `apt-get update` only then.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm pkg-config
+	libbpf-dev libxdp-dev libelf-dev zlib1g-dev linux-libc-dev
+	bpftool xdp-tools
+	# libraries the controller and ring library use
+	liburcu-dev libxxhash-dev libjson-c-dev libmnl-dev
+	# tests
+	libcunit1-dev iproute2 ethtool python3 curl socat nginx-light tcpdump
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Error: missing packages (${missing[*]}); run this script as root" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light starts a system-wide nginx on port 80; the testbed runs its own instances.
+if command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
