@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The controller's view of the XDP data plane: loading the object with the
+ * limits chosen at attach, opening a pinned instance again, swapping a VIP's
+ * table atomically, and summing per-CPU counters.
+ */
+#ifndef CHLB_DATAPLANE_H
+#define CHLB_DATAPLANE_H
+
+#include <linux/types.h>
+#include "chlb/shared.h"
+
+struct chlb;	/* the libbpf skeleton, build/chlb.skel.h */
+
+struct chlb_dp_opts {
+	const char *pin_dir;	/* maps pinned (by name) here; NULL: no pinning */
+	__u32 max_vips;
+	__u32 max_backends;
+	__u32 table_size;	/* M, slots per VIP table */
+	__u64 seed;		/* cluster seed for the flow hash */
+	__u8 if_mac[6];		/* source MAC of forwarded frames */
+};
+
+/* File descriptors of one instance's maps, from a skeleton or from pins. */
+struct chlb_dp {
+	int vips_fd;
+	int tables_fd;
+	int backends_fd;
+	int bstats_fd;
+	int vstats_fd;
+	int gstats_fd;
+	int config_fd;
+	__u32 max_vips;
+	__u32 max_backends;
+	__u32 table_size;
+	int ncpus;		/* possible CPUs, for per-CPU values */
+	int owns_fds;		/* close fds in chlb_dp__close() */
+};
+
+/* Open, size and load the BPF object (not attached). */
+int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skel);
+/* Fill dp from a loaded skeleton (fds stay owned by the skeleton). */
+int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp);
+/* Open the maps pinned under pin_dir; -ENOENT when nothing is attached. */
+int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp);
+void chlb_dp__close(struct chlb_dp *dp);
+
+/*
+ * Publish a complete table for a VIP in one step: a new inner array is
+ * created and filled, then swapped into chlb_tables[vip_id]. slots has
+ * table_size entries: backend ids or CHLB_NO_BACKEND.
+ */
+int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots);
+/* Read the live table of a VIP; -ENOENT when it has none. */
+int chlb_dp__get_table(struct chlb_dp *dp, __u32 vip_id, __u32 *slots);
+int chlb_dp__clear_table(struct chlb_dp *dp, __u32 vip_id);
+
+/* Per-CPU counters summed over every possible CPU. */
+int chlb_dp__backend_stats(struct chlb_dp *dp, __u32 id, struct chlb_backend_stats *out);
+int chlb_dp__vip_stats(struct chlb_dp *dp, __u32 vip_id, struct chlb_vip_stats *out);
+int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out);
+/* Zero a reused id's counters on every CPU. */
+int chlb_dp__reset_backend_stats(struct chlb_dp *dp, __u32 id);
+int chlb_dp__reset_vip_stats(struct chlb_dp *dp, __u32 vip_id);
+
+#endif /* CHLB_DATAPLANE_H */
