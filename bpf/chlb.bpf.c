@@ -1,13 +1,131 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder: the data plane issue fills this in. */
+/*
+ * chlb's XDP data plane, method dsr: a frame for a VIP is hashed on its
+ * five-tuple, the VIP's slot table names the backend, the destination MAC
+ * becomes the backend's and the frame leaves with XDP_TX. Everything else
+ * is passed to the kernel unmodified. Each frame is counted once, at the
+ * single exit, under the reason for its verdict.
+ */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "chlb/shared.h"
+#include "maps.h"
+#include "parse.h"
+
+/* Chosen at load time by the controller (struct chlb_dp_opts). */
+const volatile __u64 seed = 0;
+const volatile __u32 table_size = 1;
+const volatile __u32 max_backends = CHLB_DEFAULT_MAX_BACKENDS;
+const volatile __u8 if_mac[ETH_ALEN] = {};
+
+static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_flow_key *k)
+{
+	struct chlb_vip_key vk;
+
+	__builtin_memcpy(vk.addr, k->dst, CHLB_ADDR_LEN);
+	vk.port = k->dport;
+	vk.proto = k->proto;
+	vk.family = k->family;
+	return bpf_map_lookup_elem(&chlb_vips, &vk);
+}
+
+/* The backend owning the flow's slot, or NULL when the VIP has none. */
+static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key *k,
+						      __u32 vip_id, __u32 *bid)
+{
+	struct chlb_backend *be;
+	__u32 slot, *id;
+	void *table;
+
+	table = bpf_map_lookup_elem(&chlb_tables, &vip_id);
+	if (!table)
+		return NULL;
+	slot = chlb_hash_to_slot(chlb_flow_hash(k, seed), table_size);
+	id = bpf_map_lookup_elem(table, &slot);
+	if (!id || *id >= max_backends)
+		return NULL;
+	*bid = *id;
+	be = bpf_map_lookup_elem(&chlb_backends, bid);
+	if (!be || !(be->flags & CHLB_BACKEND_F_IN_USE))
+		return NULL;
+	return be;
+}
+
+static __always_inline void chlb_rewrite_macs(struct ethhdr *eth,
+					      const struct chlb_backend *be)
+{
+	int i;
+
+	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
+	for (i = 0; i < ETH_ALEN; i++)
+		eth->h_source[i] = if_mac[i];
+}
+
+/* A VIP frame: forward it (CHLB_CNT_TX) or drop it (no backend). */
+static __always_inline int chlb_forward(struct chlb_pkt *p, const struct chlb_vip_info *vip,
+					__u64 bytes)
+{
+	struct chlb_backend_stats *bs;
+	struct chlb_vip_stats *vs;
+	struct chlb_backend *be;
+	__u32 bid = 0;
+
+	be = chlb_pick(&p->key, vip->id, &bid);
+	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
+	if (vs) {
+		vs->packets++;
+		vs->bytes += bytes;
+		vs->no_backend += !be;
+	}
+	if (!be)
+		return CHLB_CNT_DROP_NO_BACKEND;
+	bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
+	if (bs) {
+		bs->packets++;
+		bs->bytes += bytes;
+		bs->new_flows += p->new_flow;
+	}
+	chlb_rewrite_macs(p->eth, be);
+	return CHLB_CNT_TX;
+}
+
+static __always_inline int chlb_count(__u32 reason)
+{
+	struct chlb_global_stats *gs;
+	__u32 zero = 0;
+
+	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
+	if (gs && reason < CHLB_CNT_MAX) {
+		gs->counters[CHLB_CNT_RX]++;
+		gs->counters[reason]++;
+	}
+	if (reason == CHLB_CNT_TX)
+		return XDP_TX;
+	if (reason == CHLB_CNT_DROP_NO_BACKEND)
+		return XDP_DROP;
+	return XDP_PASS;
+}
 
 SEC("xdp")
 int chlb_xdp(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct chlb_vip_info *vip;
+	struct chlb_pkt pkt;
+	int reason;
+
+	reason = chlb_parse(data, end, &pkt);
+	if (reason)
+		goto out;
+	vip = chlb_find_vip(&pkt.key);
+	if (!vip) {
+		reason = CHLB_CNT_PASS_NOT_VIP;
+		goto out;
+	}
+	reason = chlb_forward(&pkt, vip, end - data);
+out:
+	return chlb_count(reason);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * chlb's maps, BPF side. Layouts, names and indexes come from
+ * include/chlb/shared.h; sizes here are defaults that the loader overrides
+ * with bpf_map__set_max_entries() before load (struct chlb_dp_opts).
+ */
+#ifndef CHLB_BPF_MAPS_H
+#define CHLB_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "chlb/shared.h"
+
+/* VIP (address, port, protocol) -> id, method. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS);
+	__type(key, struct chlb_vip_key);
+	__type(value, struct chlb_vip_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_vips SEC(".maps");
+
+/*
+ * One slot -> backend id table per VIP. Userspace builds a complete new
+ * inner array and swaps it in with one update of the outer slot, so a
+ * packet always sees a whole table, old or new. user/dataplane.c creates
+ * those arrays with this exact spec: the kernel refuses any other.
+ */
+struct chlb_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);	/* table_size, set at load */
+	/* userspace fills a new table with one memcpy into its mapping */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct chlb_table);
+} chlb_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct chlb_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct chlb_backend_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_bstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct chlb_vip_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_vstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_global_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_gstats SEC(".maps");
+
+/* Userspace's record of the attach parameters; the program never reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_config SEC(".maps");
+
+#endif /* CHLB_BPF_MAPS_H */

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Header parsing for the XDP program. Each helper checks its own bounds
+ * (`if (hdr + 1 > end)`), advances the cursor and returns 0 to go on or
+ * the enum chlb_counter reason the frame is passed for.
+ */
+#ifndef CHLB_BPF_PARSE_H
+#define CHLB_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "chlb/shared.h"
+
+#define CHLB_IP_MF	0x2000
+#define CHLB_IP_OFFSET	0x1fff
+#define CHLB_NEXTHDR_FRAGMENT 44
+
+/* struct vlan_hdr lives in a kernel-internal header, not in uapi. */
+struct chlb_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+struct chlb_cursor {
+	void *pos;
+	void *end;
+};
+
+/* What the data path needs from a parsed frame. */
+struct chlb_pkt {
+	struct chlb_flow_key key;
+	struct ethhdr *eth;
+	__u8 new_flow;		/* TCP SYN without ACK */
+};
+
+/* Ethernet and at most one 802.1Q tag; *proto is the L3 ethertype. */
+static __always_inline int chlb_parse_eth(struct chlb_cursor *c,
+					  struct chlb_pkt *p, __be16 *proto)
+{
+	struct ethhdr *eth = c->pos;
+	struct chlb_vlan_hdr *vh;
+
+	if ((void *)(eth + 1) > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	p->eth = eth;
+	*proto = eth->h_proto;
+	c->pos = eth + 1;
+	if (*proto != bpf_htons(ETH_P_8021Q))
+		return 0;
+	vh = c->pos;
+	if ((void *)(vh + 1) > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	*proto = vh->encap_proto;
+	c->pos = vh + 1;
+	return 0;
+}
+
+/*
+ * IPv4 with any IHL >= 5 (options skipped). The datagram must fit in the
+ * frame: a truncated frame is malformed, never forwarded in pieces.
+ */
+static __always_inline int chlb_parse_ipv4(struct chlb_cursor *c,
+					   struct chlb_pkt *p)
+{
+	struct iphdr *ip = c->pos;
+	__u32 hlen, tot;
+
+	if ((void *)(ip + 1) > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
+	    c->pos + tot > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	if (ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET))
+		return CHLB_CNT_PASS_FRAGMENT;
+	chlb_addr_from_v4(p->key.src, ip->saddr);
+	chlb_addr_from_v4(p->key.dst, ip->daddr);
+	p->key.proto = ip->protocol;
+	p->key.family = CHLB_FAMILY_INET;
+	c->pos += hlen;
+	return 0;
+}
+
+/*
+ * IPv6 whose next header is the transport header itself. Extension and
+ * fragment headers are passed to the kernel: chlb does not walk them.
+ */
+static __always_inline int chlb_parse_ipv6(struct chlb_cursor *c,
+					   struct chlb_pkt *p)
+{
+	struct ipv6hdr *ip6 = c->pos;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	if (ip6->version != 6 ||
+	    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+		return CHLB_CNT_PASS_MALFORMED;
+	if (ip6->nexthdr == CHLB_NEXTHDR_FRAGMENT)
+		return CHLB_CNT_PASS_FRAGMENT;
+	__builtin_memcpy(p->key.src, &ip6->saddr, CHLB_ADDR_LEN);
+	__builtin_memcpy(p->key.dst, &ip6->daddr, CHLB_ADDR_LEN);
+	p->key.proto = ip6->nexthdr;
+	p->key.family = CHLB_FAMILY_INET6;
+	c->pos = ip6 + 1;
+	return 0;
+}
+
+/* TCP or UDP ports; anything else (ICMP, ND, extension headers) passes. */
+static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
+					 struct chlb_pkt *p)
+{
+	struct tcphdr *th = c->pos;
+	struct udphdr *uh = c->pos;
+
+	if (p->key.proto == IPPROTO_TCP) {
+		if ((void *)(th + 1) > c->end || th->doff < 5)
+			return CHLB_CNT_PASS_MALFORMED;
+		p->key.sport = th->source;
+		p->key.dport = th->dest;
+		p->new_flow = th->syn && !th->ack;
+		return 0;
+	}
+	if (p->key.proto == IPPROTO_UDP) {
+		if ((void *)(uh + 1) > c->end)
+			return CHLB_CNT_PASS_MALFORMED;
+		p->key.sport = uh->source;
+		p->key.dport = uh->dest;
+		p->new_flow = 0;
+		return 0;
+	}
+	return CHLB_CNT_PASS_OTHER_PROTO;
+}
+
+/* The whole frame: 0 when it is TCP/UDP over IP, else the pass reason. */
+static __always_inline int chlb_parse(void *data, void *end,
+				      struct chlb_pkt *p)
+{
+	struct chlb_cursor c = { .pos = data, .end = end };
+	__be16 proto;
+	int reason;
+
+	p->key.words[4] = 0;	/* ports, proto, family and pad */
+	reason = chlb_parse_eth(&c, p, &proto);
+	if (reason)
+		return reason;
+	if (proto == bpf_htons(ETH_P_IP))
+		reason = chlb_parse_ipv4(&c, p);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		reason = chlb_parse_ipv6(&c, p);
+	else
+		return CHLB_CNT_PASS_NOT_IP;
+	if (reason)
+		return reason;
+	return chlb_parse_l4(&c, p);
+}
+
+#endif /* CHLB_BPF_PARSE_H */
