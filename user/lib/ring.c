@@ -58,10 +58,11 @@ static int publish(struct chlb_ring *ring, const struct chlb_cfg_backend *cfg,
 	if (err)
 		return err;
 	old = ring->snap;
-	rcu_assign_pointer(ring->snap, s);
+	chlb_snap_publish(&ring->snap, s);
 	ring->spare = NULL;
 	/* after this no reader holds old, nor counts a backend it had */
 	urcu_memb_synchronize_rcu();
+	chlb_tsan_acquire(&ring->rcu_sync);
 	ring->spare = old;
 	return 0;
 }

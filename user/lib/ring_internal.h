@@ -59,8 +59,31 @@ struct chlb_build_buf {
 	size_t cap;
 };
 
+/*
+ * ThreadSanitizer cannot see liburcu's synchronisation: the pointer is
+ * published with a volatile store plus barrier, and synchronize_rcu() waits
+ * on reader counters inside the uninstrumented library via membarrier().
+ * Under TSan only, the same orderings are spelled as C11 atomics and as
+ * explicit happens-before edges (each reader's unlock releases the ring's
+ * `rcu_sync`, the writer acquires it after the grace period), so TSan
+ * checks everything else for real. Normal builds use liburcu as is.
+ */
+#ifdef __SANITIZE_THREAD__
+#include <sanitizer/tsan_interface.h>
+#define chlb_snap_publish(pp, v) __atomic_store_n(pp, v, __ATOMIC_RELEASE)
+#define chlb_snap_deref(pp)	__atomic_load_n(pp, __ATOMIC_ACQUIRE)
+#define chlb_tsan_release(a)	__tsan_release(a)
+#define chlb_tsan_acquire(a)	__tsan_acquire(a)
+#else
+#define chlb_snap_publish(pp, v) rcu_set_pointer(pp, v)
+#define chlb_snap_deref(pp)	rcu_dereference(*(pp))
+#define chlb_tsan_release(a)	do { } while (0)
+#define chlb_tsan_acquire(a)	do { } while (0)
+#endif
+
 struct chlb_ring {
-	uint64_t uid;			/* never reused: keys thread-local caches */
+	uint64_t uid;
+	int rcu_sync;			/* TSan's handle for grace periods */			/* never reused: keys thread-local caches */
 	struct chlb_snapshot *snap;	/* RCU-protected */
 	struct chlb_ring_opts opts;
 

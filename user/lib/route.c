@@ -22,7 +22,7 @@ static inline int lookup(struct chlb_ring *ring, uint32_t hash,
 	int err = 0;
 
 	urcu_memb_read_lock();
-	snap = rcu_dereference(ring->snap);
+	snap = chlb_snap_deref(&ring->snap);
 	if (!snap->nactive) {
 		err = -CHLB_ERR_NO_BACKENDS;
 		goto out;
@@ -32,6 +32,7 @@ static inline int lookup(struct chlb_ring *ring, uint32_t hash,
 	if (blk)
 		chlb_count(blk, bid);
 out:
+	chlb_tsan_release(&ring->rcu_sync);
 	urcu_memb_read_unlock();
 	return err;
 }
