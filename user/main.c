@@ -1,9 +1,153 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * chlb: the controller CLI. Global options, then an object and a command
+ * (like bpftool). Commands return 0 or a negative error and record one
+ * message; only main() turns that into output and an exit status.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include "chlb.skel.h"
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
-int main(void)
+#include <chlb/chlb.h>
+#include "cli.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static int usage(void)
 {
-	puts("chlb " CHLB_VERSION);
+	printf("Usage: chlb [OPTIONS] OBJECT COMMAND ...\n"
+	       "       chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
+	       "                       [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
+	       "       chlb detach\n"
+	       "       chlb status\n"
+	       "       chlb vip { add VIP [--method dsr] | del VIP | list }\n"
+	       "       chlb backend { add VIP ADDR [--weight W] [--mac MAC] | del VIP ADDR |\n"
+	       "                      set VIP ADDR (--weight W | --drain | --undrain) | list [VIP] }\n"
+	       "       chlb stats [VIP] [--watch [SECONDS]]\n"
+	       "       chlb lookup VIP CLIENT_ADDR:CLIENT_PORT\n"
+	       "       chlb route VIP KEY\n" CLI_HELP_GRAMMAR
+	       "OPTIONS: -j|--json  -p|--pretty  -d|--pin-dir DIR (default $CHLB_PIN_DIR or %s)\n"
+	       "         -v (more detail on stderr)  -h|--help  --version\n"
+	       "Every command takes --help.\n",
+	       CLI_DEFAULT_PIN_DIR);
 	return 0;
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "attach", do_attach },   { "detach", do_detach }, { "status", do_status },
+	{ "vip", do_vip },	   { "backend", do_backend }, { "stats", do_stats },
+	{ "lookup", do_lookup },   { "route", do_route },	{}
+};
+
+/* libbpf and libxdp speak only with -v; we print one actionable line. */
+static int lib_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (cli.verbose < (level == LIBBPF_DEBUG ? 2 : 1))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (cli.verbose < (level == LIBXDP_DEBUG ? 2 : 1))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * Invalid input (bad value, unknown or duplicate object, nothing attached,
+ * no such interface) is exit 2; anything the system refused is exit 1.
+ */
+static int exit_status(int err)
+{
+	if (!err)
+		return EXIT_OK;
+	if (err <= -CHLB_ERR_BASE && err > -CHLB_ERR_MAX)
+		return EXIT_USAGE;
+	switch (-err) {
+	case EINVAL:
+	case ENOENT:
+	case EEXIST:
+	case ENODEV:
+		return EXIT_USAGE;
+	default:
+		return EXIT_RUNTIME;
+	}
+}
+
+static void report(int err)
+{
+	const char *msg = cli_errmsg();
+	char buf[128];
+
+	if (!msg) {
+		snprintf(buf, sizeof(buf), "%s", chlb_strerror(err));
+		msg = buf;
+	}
+	fprintf(stderr, "Error: %s\n", msg);
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		cli_json_print(o);
+	}
+}
+
+static int parse_globals(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },   { "pretty", no_argument, NULL, 'p' },
+		{ "pin-dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' }, {}
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+jpd:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': cli.json = true; break;
+		case 'p': cli.json = cli.pretty = true; break;
+		case 'd': cli.pin_dir = optarg; break;
+		case 'v': cli.verbose++; break;
+		case 'h': return 'h';
+		case 'V': return 'V';
+		default:
+			return cli_err(-EINVAL, "unknown or incomplete option '%s'; try 'chlb --help'",
+				       argv[optind - 1]);
+		}
+	}
+	if (!cli.pin_dir[0])
+		return cli_err(-EINVAL, "empty pin directory");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int err;
+
+	if (getenv("CHLB_PIN_DIR") && getenv("CHLB_PIN_DIR")[0])
+		cli.pin_dir = getenv("CHLB_PIN_DIR");
+	libbpf_set_print(lib_print);
+	libxdp_set_print(xdp_print);
+	err = parse_globals(argc, argv);
+	if (err == 'h')
+		return usage();
+	if (err == 'V') {
+		printf("chlb %s\n", CHLB_VERSION);
+		return EXIT_OK;
+	}
+	if (!err && optind >= argc) {
+		usage();
+		err = cli_err(-EINVAL, "missing command");
+	}
+	if (!err)
+		err = cli_dispatch("", cmds, argc - optind, argv + optind, usage);
+	if (err)
+		report(err);
+	return exit_status(err);
 }

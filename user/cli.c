@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The pieces every command shares: error recording, dispatch, arguments. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_ctx cli = {
+	.pin_dir = CLI_DEFAULT_PIN_DIR,
+};
+
+static char errmsg[512];
+
+int cli_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errmsg[0])
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *cli_errmsg(void)
+{
+	return errmsg[0] ? errmsg : NULL;
+}
+
+void cli_clear_err(void)
+{
+	errmsg[0] = '\0';
+}
+
+void cli_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli.verbose)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+int cli_dispatch(const char *object, const struct cli_cmd *cmds, int argc,
+		 char **argv, int (*help)(void))
+{
+	const struct cli_cmd *c;
+
+	if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
+	    !strcmp(argv[0], "-h"))
+		return argc < 1 && object[0] ?
+		       cli_err(-EINVAL, "%s: missing command; try 'chlb %s help'",
+			       object, object) :
+		       help();
+	for (c = cmds; c->name; c++)
+		if (!strcmp(argv[0], c->name))
+			return c->fn(argc - 1, argv + 1);
+	if (object[0])
+		return cli_err(-EINVAL, "unknown command '%s %s'; try 'chlb %s help'",
+			       object, argv[0], object);
+	return cli_err(-EINVAL, "unknown command '%s'; try 'chlb help'", argv[0]);
+}
+
+static struct cli_opt *find_opt(struct cli_opt *opts, const char *name)
+{
+	for (; opts->name; opts++)
+		if (!strcmp(opts->name, name))
+			return opts;
+	return NULL;
+}
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if ((*s < '0' || *s > '9') && *s != '.')
+			return false;
+	return true;
+}
+
+/* Consume one option at argv[i]; returns how many words it used or -EINVAL. */
+static int take_opt(struct cli_opt *opts, int argc, char **argv, int i)
+{
+	struct cli_opt *o = find_opt(opts, argv[i]);
+
+	if (!o)
+		return cli_err(-EINVAL, "unknown option '%s'", argv[i]);
+	if (o->set)
+		return cli_err(-EINVAL, "option '%s' given twice", argv[i]);
+	o->set = true;
+	if (o->arg == CLI_ARG_NONE)
+		return 1;
+	if (o->arg == CLI_ARG_OPT_NUM) {
+		if (i + 1 < argc && is_number(argv[i + 1])) {
+			o->val = argv[i + 1];
+			return 2;
+		}
+		return 1;
+	}
+	if (i + 1 >= argc)
+		return cli_err(-EINVAL, "option '%s' needs a value", argv[i]);
+	o->val = argv[i + 1];
+	return 2;
+}
+
+int cli_args(int argc, char **argv, struct cli_opt *opts, const char **pos,
+	     int min, int max, const char *const *names, int *npos)
+{
+	static struct cli_opt none[] = { {} };
+	int i, n = 0, used;
+
+	if (!opts)
+		opts = none;
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return CLI_HELP;
+	for (i = 0; i < argc; i += used) {
+		if (argv[i][0] == '-' && argv[i][1] == '-') {
+			used = take_opt(opts, argc, argv, i);
+			if (used < 0)
+				return used;
+			continue;
+		}
+		if (n >= max)
+			return cli_err(-EINVAL, "unexpected argument '%s'", argv[i]);
+		pos[n++] = argv[i];
+		used = 1;
+	}
+	if (n < min)
+		return cli_err(-EINVAL, "missing %s", names[n]);
+	*npos = n;
+	return 0;
+}
+
+static void print_json(struct json_object *obj, int flags)
+{
+	puts(json_object_to_json_string_ext(obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(obj);
+}
+
+void cli_json_print(struct json_object *obj)
+{
+	print_json(obj, cli.pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+				     JSON_C_TO_STRING_PLAIN);
+}
+
+void cli_json_print_line(struct json_object *obj)
+{
+	print_json(obj, JSON_C_TO_STRING_PLAIN);
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The one table of global counter names; it must grow with the enum. */
+#include "counters.h"
+
+static const char *const names[] = {
+	[CHLB_CNT_RX] = "rx",
+	[CHLB_CNT_TX] = "tx",
+	[CHLB_CNT_PASS_NOT_IP] = "pass_not_ip",
+	[CHLB_CNT_PASS_NOT_VIP] = "pass_not_vip",
+	[CHLB_CNT_PASS_OTHER_PROTO] = "pass_other_proto",
+	[CHLB_CNT_PASS_FRAGMENT] = "pass_fragment",
+	[CHLB_CNT_PASS_MALFORMED] = "pass_malformed",
+	[CHLB_CNT_DROP_NO_BACKEND] = "drop_no_backend",
+};
+
+_Static_assert(sizeof(names) / sizeof(names[0]) == CHLB_CNT_MAX,
+	       "every enum chlb_counter needs a name");
+
+const char *counter_name(enum chlb_counter c)
+{
+	return c < CHLB_CNT_MAX && names[c] ? names[c] : "unknown";
+}

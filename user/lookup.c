@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chlb lookup VIP CLIENT:PORT and chlb route VIP KEY. lookup hashes the
+ * flow key exactly as the XDP program builds it (shared.h), so its answer
+ * is the data plane's choice; route is the library's string-key demo.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "cli.h"
+#include "parse.h"
+#include "state.h"
+
+static int lookup_help(void)
+{
+	printf("Usage: chlb lookup VIP CLIENT_ADDR:CLIENT_PORT\n"
+	       "       chlb route VIP KEY\n" CLI_HELP_GRAMMAR
+	       "       lookup: the backend the data plane picks for that client's flow\n"
+	       "       route:  the backend the VIP's ring gives an arbitrary string key\n");
+	return 0;
+}
+
+/* The flow key of a packet from client to the VIP, as bpf/ builds it. */
+static void flow_key(const struct chlb_vip_key *vip, const struct chlb_addr *client,
+		     __u16 cport, struct chlb_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, client->bytes, CHLB_ADDR_LEN);
+	memcpy(k->dst, vip->addr, CHLB_ADDR_LEN);
+	k->sport = htons(cport);
+	k->dport = vip->port;
+	k->proto = vip->proto;
+	k->family = vip->family;
+}
+
+static void print_choice(struct state *st, const char *vip, struct json_object *extra,
+			 const struct chlb_addr *backend, __u32 vip_id, const char *what)
+{
+	char addr[CHLB_ADDR_STRLEN] = "", mac[CLI_MAC_STRLEN] = "";
+	int id = backend ? state_find_backend(st, vip_id, backend) : -1;
+
+	if (backend)
+		chlb_addr_format(backend, addr, sizeof(addr));
+	if (id >= 0)
+		format_mac(st->backends[id].mac, mac, sizeof(mac));
+	if (cli.json) {
+		json_object_object_add(extra, "vip", json_object_new_string(vip));
+		json_object_object_add(extra, "backend",
+				       backend ? json_object_new_string(addr) : NULL);
+		json_object_object_add(extra, "backend_id",
+				       id >= 0 ? json_object_new_int(id) : NULL);
+		json_object_object_add(extra, "mac", id >= 0 ? json_object_new_string(mac) : NULL);
+		cli_json_print(extra);
+		return;
+	}
+	json_object_put(extra);
+	if (backend)
+		printf("%s -> %s (id %d, mac %s)\n", what, addr, id, mac);
+	else
+		printf("%s -> no active backend: the data plane drops it\n", what);
+}
+
+/* The VIP's ring; the caller frees it. */
+static int open_ring(struct state *st, const char *text, struct state_vip **vip,
+		     struct chlb_ring **ring)
+{
+	int err = state_open(st, false);
+
+	if (!err)
+		err = state_get_vip(st, text, vip);
+	if (!err)
+		err = state_vip_ring(st, (*vip)->info.id, ring);
+	return err;
+}
+
+int do_lookup(int argc, char **argv)
+{
+	static const char *const names[] = { "VIP", "CLIENT_ADDR:CLIENT_PORT" };
+	struct chlb_ring *ring = NULL;
+	struct chlb_vip_key key;
+	struct chlb_flow_key k;
+	struct chlb_addr client, backend;
+	struct state_vip *vip;
+	struct json_object *o;
+	struct state st = { .lock_fd = -1 };
+	const char *pos[2];
+	__u32 hash, slot;
+	__u16 cport;
+	int n, err;
+
+	err = cli_args(argc, argv, NULL, pos, 2, 2, names, &n);
+	if (err)
+		return err == CLI_HELP ? lookup_help() : err;
+	if (parse_vip(pos[0], &key) || parse_endpoint(pos[1], &client, &cport))
+		return -EINVAL;
+	if (chlb_addr_is_v4(&client) != (key.family == CHLB_FAMILY_INET))
+		return cli_err(-EINVAL, "client '%s' and VIP '%s' are of different families",
+			       pos[1], pos[0]);
+	err = open_ring(&st, pos[0], &vip, &ring);
+	if (err)
+		goto out;
+	flow_key(&vip->key, &client, cport, &k);
+	hash = chlb_flow_hash(&k, st.cfg.seed);
+	slot = chlb_hash_to_slot(hash, st.cfg.table_size);
+	err = chlb_ring__lookup_hash(ring, hash, &backend);
+	if (err && err != -CHLB_ERR_NO_BACKENDS) {
+		cli_err(err, "lookup failed: %s", chlb_strerror(err));
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "client", json_object_new_string(pos[1]));
+	json_object_object_add(o, "hash", json_object_new_int64(hash));
+	json_object_object_add(o, "slot", json_object_new_int64(slot));
+	print_choice(&st, pos[0], o, err ? NULL : &backend, vip->info.id, pos[1]);
+	err = 0;
+out:
+	chlb_ring__free(ring);
+	state_close(&st);
+	return err;
+}
+
+int do_route(int argc, char **argv)
+{
+	static const char *const names[] = { "VIP", "KEY" };
+	struct chlb_ring *ring = NULL;
+	struct state st = { .lock_fd = -1 };
+	struct chlb_addr backend;
+	struct state_vip *vip;
+	struct json_object *o;
+	const char *pos[2];
+	int n, err;
+
+	err = cli_args(argc, argv, NULL, pos, 2, 2, names, &n);
+	if (err)
+		return err == CLI_HELP ? lookup_help() : err;
+	err = open_ring(&st, pos[0], &vip, &ring);
+	if (err)
+		goto out;
+	err = chlb_ring__route(ring, pos[1], strlen(pos[1]), &backend);
+	if (err && err != -CHLB_ERR_NO_BACKENDS) {
+		cli_err(err, "route failed: %s", chlb_strerror(err));
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "key", json_object_new_string(pos[1]));
+	print_choice(&st, pos[0], o, err ? NULL : &backend, vip->info.id, pos[1]);
+	err = 0;
+out:
+	chlb_ring__free(ring);
+	state_close(&st);
+	return err;
+}

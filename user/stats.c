@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chlb stats [VIP] [--watch [SECONDS]]: per-CPU counters summed by the data
+ * plane helpers. --watch prints rates between two snapshots; each snapshot
+ * copies what it needs, so the lock is held only while reading.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "counters.h"
+#include "parse.h"
+#include "state.h"
+#include "table.h"
+
+struct vsnap {
+	struct chlb_vip_key key;
+	__u32 id;
+	struct chlb_vip_stats s;
+};
+
+struct bsnap {
+	struct chlb_vip_key vip;
+	__u8 addr[CHLB_ADDR_LEN];
+	__u32 id;
+	struct chlb_backend_stats s;
+};
+
+struct snap {
+	struct vsnap *v;
+	struct bsnap *b;
+	int nv, nb;
+	struct chlb_global_stats g;
+	double t;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int stats_help(void)
+{
+	printf("Usage: chlb stats [VIP] [--watch [SECONDS]]\n" CLI_HELP_GRAMMAR
+	       "       --watch prints rates every SECONDS (default 1) until Ctrl-C;\n"
+	       "       with -j, one JSON object per line.\n");
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int snap_backends(struct state *st, const struct state_vip *v, struct snap *s)
+{
+	__u32 id;
+	int err = 0;
+
+	for (id = 0; !err && id < st->dp.max_backends; id++) {
+		const struct chlb_backend *b = &st->backends[id];
+		struct bsnap *o = &s->b[s->nb];
+
+		if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->vip_id != v->info.id)
+			continue;
+		o->vip = v->key;
+		o->id = id;
+		memcpy(o->addr, b->addr, CHLB_ADDR_LEN);
+		err = chlb_dp__backend_stats(&st->dp, id, &o->s);
+		s->nb++;
+	}
+	return err;
+}
+
+static int take_snap(const char *vip_text, struct snap *s)
+{
+	struct state_vip *only = NULL;
+	struct state st;
+	int i, err;
+
+	memset(s, 0, sizeof(*s));
+	err = state_open(&st, false);
+	if (!err && vip_text)
+		err = state_get_vip(&st, vip_text, &only);
+	if (err)
+		goto out;
+	s->v = calloc(st.nvips ? st.nvips : 1, sizeof(*s->v));
+	s->b = calloc(st.dp.max_backends, sizeof(*s->b));
+	err = s->v && s->b ? chlb_dp__global_stats(&st.dp, &s->g) : -ENOMEM;
+	for (i = 0; !err && i < st.nvips; i++) {
+		struct state_vip *v = &st.vips[i];
+
+		if (only && v != only)
+			continue;
+		s->v[s->nv].key = v->key;
+		s->v[s->nv].id = v->info.id;
+		err = chlb_dp__vip_stats(&st.dp, v->info.id, &s->v[s->nv++].s);
+		if (!err)
+			err = snap_backends(&st, v, s);
+	}
+	if (err)
+		cli_err(err, "cannot read counters: %s", strerror(-err));
+	s->t = now();
+out:
+	state_close(&st);
+	return err;
+}
+
+static void free_snap(struct snap *s)
+{
+	free(s->v);
+	free(s->b);
+}
+
+/* The same entry in the previous snapshot, if the id still means the same. */
+static const struct vsnap *prev_vip(const struct snap *p, const struct vsnap *v)
+{
+	int i;
+
+	for (i = 0; p && i < p->nv; i++)
+		if (p->v[i].id == v->id && !memcmp(&p->v[i].key, &v->key, sizeof(v->key)))
+			return &p->v[i];
+	return NULL;
+}
+
+static const struct bsnap *prev_backend(const struct snap *p, const struct bsnap *b)
+{
+	int i;
+
+	for (i = 0; p && i < p->nb; i++)
+		if (p->b[i].id == b->id && !memcmp(p->b[i].addr, b->addr, CHLB_ADDR_LEN) &&
+		    !memcmp(&p->b[i].vip, &b->vip, sizeof(b->vip)))
+			return &p->b[i];
+	return NULL;
+}
+
+/*
+ * A value as printed: the counter itself, or with a previous snapshot its
+ * rate per second (a counter that was not there before counts from zero).
+ */
+struct val {
+	const char *name;
+	__u64 cur, prev;
+};
+
+static double rate(const struct val *v, double dt)
+{
+	return v->cur >= v->prev && dt > 0 ? (v->cur - v->prev) / dt : 0;
+}
+
+static void json_vals(struct json_object *o, const struct val *v, int n, double dt)
+{
+	char name[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (dt == 0) {
+			json_object_object_add(o, v[i].name, json_object_new_uint64(v[i].cur));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s_per_sec", v[i].name);
+		json_object_object_add(o, name, json_object_new_double(rate(&v[i], dt)));
+	}
+}
+
+static void table_vals(struct table *t, const struct val *v, int n, double dt)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (dt == 0)
+			table_cell(t, "%llu", (unsigned long long)v[i].cur);
+		else
+			table_cell(t, "%.1f", rate(&v[i], dt));
+}
+
+#define VIP_VALS(c, p) { { "packets", (c)->packets, (p) ? (p)->packets : 0 }, \
+			 { "bytes", (c)->bytes, (p) ? (p)->bytes : 0 }, \
+			 { "no_backend", (c)->no_backend, (p) ? (p)->no_backend : 0 } }
+#define BACKEND_VALS(c, p) { { "packets", (c)->packets, (p) ? (p)->packets : 0 }, \
+			     { "bytes", (c)->bytes, (p) ? (p)->bytes : 0 }, \
+			     { "new_flows", (c)->new_flows, (p) ? (p)->new_flows : 0 } }
+
+static void global_vals(const struct snap *s, const struct snap *p, struct val *v)
+{
+	int c;
+
+	for (c = 0; c < CHLB_CNT_MAX; c++) {
+		v[c].name = counter_name(c);
+		v[c].cur = s->g.counters[c];
+		v[c].prev = p ? p->g.counters[c] : 0;
+	}
+}
+
+static struct json_object *json_backends(const struct snap *s, const struct snap *p,
+					 const struct vsnap *vs, double dt)
+{
+	struct json_object *arr = json_object_new_array();
+	char addr[CHLB_ADDR_STRLEN];
+	int i;
+
+	for (i = 0; i < s->nb; i++) {
+		const struct bsnap *b = &s->b[i], *pb = prev_backend(p, b);
+		struct val v[] = BACKEND_VALS(&b->s, pb ? &pb->s : NULL);
+		struct json_object *o;
+
+		if (memcmp(&b->vip, &vs->key, sizeof(vs->key)))
+			continue;
+		o = json_object_new_object();
+		format_addr(b->addr, addr, sizeof(addr));
+		json_object_object_add(o, "address", json_object_new_string(addr));
+		json_object_object_add(o, "id", json_object_new_int64(b->id));
+		json_vals(o, v, 3, dt);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static void print_json(const struct snap *s, const struct snap *p, double dt, bool line)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *g = json_object_new_object();
+	struct val gv[CHLB_CNT_MAX];
+	char vip[CLI_VIP_STRLEN];
+	int i;
+
+	if (dt)
+		json_object_object_add(root, "interval", json_object_new_double(dt));
+	for (i = 0; i < s->nv; i++) {
+		const struct vsnap *vs = &s->v[i], *pv = prev_vip(p, vs);
+		struct val v[] = VIP_VALS(&vs->s, pv ? &pv->s : NULL);
+		struct json_object *o = json_object_new_object();
+
+		format_vip(&vs->key, vip, sizeof(vip));
+		json_object_object_add(o, "vip", json_object_new_string(vip));
+		json_vals(o, v, 3, dt);
+		json_object_object_add(o, "backends", json_backends(s, p, vs, dt));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "vips", arr);
+	global_vals(s, p, gv);
+	json_vals(g, gv, CHLB_CNT_MAX, dt);
+	json_object_object_add(root, "global", g);
+	if (line)
+		cli_json_print_line(root);
+	else
+		cli_json_print(root);
+}
+
+static int print_plain(const struct snap *s, const struct snap *p, double dt)
+{
+	const char *u = dt ? "/S" : "";
+	struct table *tv = NULL, *tb = NULL, *tg = NULL;
+	struct val gv[CHLB_CNT_MAX];
+	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], h[4][32];
+	int i, err = -ENOMEM;
+
+	snprintf(h[0], 32, ">PACKETS%s", u);
+	snprintf(h[1], 32, ">BYTES%s", u);
+	snprintf(h[2], 32, ">NO_BACKEND%s", u);
+	snprintf(h[3], 32, ">NEW_FLOWS%s", u);
+	tv = table_new(4, "VIP", h[0], h[1], h[2]);
+	tb = table_new(5, "VIP", "BACKEND", h[0], h[1], h[3]);
+	tg = table_new(2, "COUNTER", dt ? ">PER_SEC" : ">VALUE");
+	if (!tv || !tb || !tg)
+		goto out;
+	for (i = 0; i < s->nv; i++) {
+		const struct vsnap *vs = &s->v[i], *pv = prev_vip(p, vs);
+		struct val v[] = VIP_VALS(&vs->s, pv ? &pv->s : NULL);
+
+		format_vip(&vs->key, vip, sizeof(vip));
+		table_cell(tv, "%s", vip);
+		table_vals(tv, v, 3, dt);
+	}
+	for (i = 0; i < s->nb; i++) {
+		const struct bsnap *b = &s->b[i], *pb = prev_backend(p, b);
+		struct val v[] = BACKEND_VALS(&b->s, pb ? &pb->s : NULL);
+
+		format_vip(&b->vip, vip, sizeof(vip));
+		format_addr(b->addr, addr, sizeof(addr));
+		table_cell(tb, "%s", vip);
+		table_cell(tb, "%s", addr);
+		table_vals(tb, v, 3, dt);
+	}
+	global_vals(s, p, gv);
+	for (i = 0; i < CHLB_CNT_MAX; i++) {
+		table_cell(tg, "%s", gv[i].name);
+		table_vals(tg, &gv[i], 1, dt);
+	}
+	table_print(tv, stdout);
+	putchar('\n');
+	table_print(tb, stdout);
+	putchar('\n');
+	table_print(tg, stdout);
+	fflush(stdout);
+	err = 0;
+out:
+	table_free(tv);
+	table_free(tb);
+	table_free(tg);
+	return err;
+}
+
+/* Sleep in small steps so Ctrl-C ends the watch promptly. */
+static void nap(double secs)
+{
+	double end = now() + secs;
+
+	while (!stop && now() < end) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int watch(const char *vip, double interval)
+{
+	struct snap prev, cur;
+	int err, n = 0;
+
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	err = take_snap(vip, &prev);
+	while (!err && !stop) {
+		nap(interval);
+		if (stop)
+			break;
+		err = take_snap(vip, &cur);
+		if (err)
+			break;
+		if (cli.json) {
+			print_json(&cur, &prev, cur.t - prev.t, true);
+		} else {
+			printf("%s--- rates over %.1f s\n", n++ ? "\n" : "", cur.t - prev.t);
+			err = print_plain(&cur, &prev, cur.t - prev.t);
+		}
+		free_snap(&prev);
+		prev = cur;
+	}
+	free_snap(&prev);
+	return err;
+}
+
+int do_stats(int argc, char **argv)
+{
+	struct cli_opt o[] = { CLI_OPT("--watch", CLI_ARG_OPT_NUM), {} };
+	static const char *const names[] = { "VIP" };
+	const char *vip = NULL;
+	double interval = 1;
+	struct snap s;
+	char *end;
+	int n, err;
+
+	err = cli_args(argc, argv, o, &vip, 0, 1, names, &n);
+	if (err)
+		return err == CLI_HELP ? stats_help() : err;
+	if (!n)
+		vip = NULL;
+	if (o[0].val) {
+		interval = strtod(o[0].val, &end);
+		if (*end || !(interval >= 0.1 && interval <= 3600))
+			return cli_err(-EINVAL, "invalid interval '%s': expected 0.1 to 3600 seconds",
+				       o[0].val);
+	}
+	if (o[0].set)
+		return watch(vip, interval);
+	err = take_snap(vip, &s);
+	if (!err) {
+		if (cli.json)
+			print_json(&s, NULL, 0, false);
+		else
+			err = print_plain(&s, NULL, 0);
+	}
+	free_snap(&s);
+	return err;
+}
