@@ -186,7 +186,7 @@ uint64_t *chlb_counter_chunk(struct chlb_counter_block *blk, uint32_t bid)
 		return NULL;
 	memset(chunk, 0, CHLB_CHUNK_LEN * sizeof(*chunk));
 	__atomic_store_n(&blk->chunks[idx], chunk, __ATOMIC_RELEASE);
-	return chunk + (bid & (CHLB_CHUNK_LEN - 1));
+	return chunk;
 }
 
 uint64_t chlb_counters_sum(struct chlb_ring *ring, uint32_t bid)

@@ -218,7 +218,8 @@ static int batch_init(struct chlb_ring *ring, struct batch *b, size_t nchanges)
 	b->removed = malloc((nchanges ? nchanges : 1) * sizeof(*b->removed));
 	if (!b->cfg || !b->removed)
 		return -ENOMEM;
-	memcpy(b->cfg, ring->cfg, ring->ncfg * sizeof(*b->cfg));
+	if (ring->ncfg)
+		memcpy(b->cfg, ring->cfg, ring->ncfg * sizeof(*b->cfg));
 	b->n = ring->ncfg;
 	b->nremoved = 0;
 	return 0;

@@ -18,8 +18,9 @@
 
 #define CHLB_DEFAULT_MAX_RING_BACKENDS	65536
 #define CHLB_MAX_RING_BACKENDS		(1u << 20)
-/* Points (V x weight summed over active backends) one build may hold. */
-#define CHLB_MAX_POINTS			(1ull << 27)
+/* Points (V x weight summed over active backends) one build may hold:
+ * 16 bytes of scratch each, so 512 MiB at most. */
+#define CHLB_MAX_POINTS			(1ull << 25)
 /* Counters live in chunks so a thread grows its array without copying. */
 #define CHLB_CHUNK_SHIFT		9
 #define CHLB_CHUNK_LEN			(1u << CHLB_CHUNK_SHIFT)
