@@ -16,17 +16,52 @@
 const volatile __u64 seed = 0;
 const volatile __u32 table_size = 1;
 const volatile __u32 max_backends = CHLB_DEFAULT_MAX_BACKENDS;
+const volatile __u32 vip_index_mask = 0;
 const volatile __u8 if_mac[ETH_ALEN] = {};
 
-static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_flow_key *k)
-{
-	struct chlb_vip_key vk;
+/* Read a VIP key as words; union accesses may alias, so no TBAA surprise. */
+union chlb_vip_words {
+	struct chlb_vip_key key;
+	struct {
+		__u64 a0;
+		__u64 a1;
+		__u32 tail;
+	};
+};
 
-	__builtin_memcpy(vk.addr, k->dst, CHLB_ADDR_LEN);
-	vk.port = k->dport;
-	vk.proto = k->proto;
-	vk.family = k->family;
-	return bpf_map_lookup_elem(&chlb_vips, &vk);
+static __always_inline int chlb_vip_eq(const struct chlb_vip_slot *s,
+				       const union chlb_vip_words *w)
+{
+	const union chlb_vip_words *k = (const void *)&s->key;
+
+	return k->a0 == w->a0 && k->a1 == w->a1 && k->tail == w->tail;
+}
+
+/*
+ * The VIP of a key: linear probing in chlb_vip_index, a few inlined array
+ * loads; a non-VIP frame usually stops at the first, empty, slot. Until
+ * userspace has built an index, the authoritative hash map answers.
+ */
+static __always_inline struct chlb_vip_info *chlb_find_vip(const union chlb_vip_words *w)
+{
+	struct chlb_vip_slot *s;
+	__u32 zero = 0, h, i, k;
+	void *index;
+
+	index = bpf_map_lookup_elem(&chlb_vip_index, &zero);
+	if (!index)
+		return bpf_map_lookup_elem(&chlb_vips, &w->key);
+	h = chlb_vip_hash(&w->key);
+#pragma unroll
+	for (i = 0; i < CHLB_VIP_PROBES; i++) {
+		k = (h + i) & vip_index_mask;
+		s = bpf_map_lookup_elem(index, &k);
+		if (!s || !s->key.family)
+			return NULL;
+		if (chlb_vip_eq(s, w))
+			return &s->info;
+	}
+	return NULL;
 }
 
 /* The backend owning the flow's slot, or NULL when the VIP has none. */
@@ -62,15 +97,18 @@ static __always_inline void chlb_rewrite_macs(struct ethhdr *eth,
 }
 
 /* A VIP frame: forward it (CHLB_CNT_TX) or drop it (no backend). */
-static __always_inline int chlb_forward(struct chlb_pkt *p, const struct chlb_vip_info *vip,
-					__u64 bytes)
+static __always_inline int chlb_forward(const struct chlb_pkt *p,
+					const struct chlb_vip_key *vk,
+					const struct chlb_vip_info *vip, __u64 bytes)
 {
 	struct chlb_backend_stats *bs;
 	struct chlb_vip_stats *vs;
+	struct chlb_flow_key key;
 	struct chlb_backend *be;
 	__u32 bid = 0;
 
-	be = chlb_pick(&p->key, vip->id, &bid);
+	chlb_flow_key_of(p, vk, &key);
+	be = chlb_pick(&key, vip->id, &bid);
 	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
 	if (vs) {
 		vs->packets++;
@@ -89,6 +127,7 @@ static __always_inline int chlb_forward(struct chlb_pkt *p, const struct chlb_vi
 	return CHLB_CNT_TX;
 }
 
+/* The single exit: count the frame and its reason, return the verdict. */
 static __always_inline int chlb_count(__u32 reason)
 {
 	struct chlb_global_stats *gs;
@@ -111,6 +150,7 @@ int chlb_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	union chlb_vip_words vk;
 	struct chlb_vip_info *vip;
 	struct chlb_pkt pkt;
 	int reason;
@@ -118,12 +158,13 @@ int chlb_xdp(struct xdp_md *ctx)
 	reason = chlb_parse(data, end, &pkt);
 	if (reason)
 		goto out;
-	vip = chlb_find_vip(&pkt.key);
+	chlb_vip_key_of(&pkt, &vk.key);
+	vip = chlb_find_vip(&vk);
 	if (!vip) {
 		reason = CHLB_CNT_PASS_NOT_VIP;
 		goto out;
 	}
-	reason = chlb_forward(&pkt, vip, end - data);
+	reason = chlb_forward(&pkt, &vk.key, vip, end - data);
 out:
 	return chlb_count(reason);
 }

@@ -43,6 +43,24 @@ struct {
 	__array(values, struct chlb_table);
 } chlb_tables SEC(".maps");
 
+/* The hot path's copy of chlb_vips; see struct chlb_vip_slot. */
+struct chlb_vip_index_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);	/* chlb_vip_index_size(max_vips), at load */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	/* by size: clang leaves a nested map's value type as a forward decl */
+	__uint(value_size, sizeof(struct chlb_vip_slot));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct chlb_vip_index_map);
+} chlb_vip_index SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CHLB_DEFAULT_MAX_BACKENDS);

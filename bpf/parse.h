@@ -33,10 +33,17 @@ struct chlb_cursor {
 	void *end;
 };
 
-/* What the data path needs from a parsed frame. */
+/*
+ * What the data path needs from a parsed frame. The flow key is built only
+ * once the frame is known to be for a VIP, to keep the pass path short.
+ */
 struct chlb_pkt {
-	struct chlb_flow_key key;
 	struct ethhdr *eth;
+	void *l3;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;		/* enum chlb_family */
 	__u8 new_flow;		/* TCP SYN without ACK */
 };
 
@@ -81,10 +88,9 @@ static __always_inline int chlb_parse_ipv4(struct chlb_cursor *c,
 		return CHLB_CNT_PASS_MALFORMED;
 	if (ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET))
 		return CHLB_CNT_PASS_FRAGMENT;
-	chlb_addr_from_v4(p->key.src, ip->saddr);
-	chlb_addr_from_v4(p->key.dst, ip->daddr);
-	p->key.proto = ip->protocol;
-	p->key.family = CHLB_FAMILY_INET;
+	p->l3 = ip;
+	p->proto = ip->protocol;
+	p->family = CHLB_FAMILY_INET;
 	c->pos += hlen;
 	return 0;
 }
@@ -105,10 +111,9 @@ static __always_inline int chlb_parse_ipv6(struct chlb_cursor *c,
 		return CHLB_CNT_PASS_MALFORMED;
 	if (ip6->nexthdr == CHLB_NEXTHDR_FRAGMENT)
 		return CHLB_CNT_PASS_FRAGMENT;
-	__builtin_memcpy(p->key.src, &ip6->saddr, CHLB_ADDR_LEN);
-	__builtin_memcpy(p->key.dst, &ip6->daddr, CHLB_ADDR_LEN);
-	p->key.proto = ip6->nexthdr;
-	p->key.family = CHLB_FAMILY_INET6;
+	p->l3 = ip6;
+	p->proto = ip6->nexthdr;
+	p->family = CHLB_FAMILY_INET6;
 	c->pos = ip6 + 1;
 	return 0;
 }
@@ -120,19 +125,19 @@ static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 	struct tcphdr *th = c->pos;
 	struct udphdr *uh = c->pos;
 
-	if (p->key.proto == IPPROTO_TCP) {
+	if (p->proto == IPPROTO_TCP) {
 		if ((void *)(th + 1) > c->end || th->doff < 5)
 			return CHLB_CNT_PASS_MALFORMED;
-		p->key.sport = th->source;
-		p->key.dport = th->dest;
+		p->sport = th->source;
+		p->dport = th->dest;
 		p->new_flow = th->syn && !th->ack;
 		return 0;
 	}
-	if (p->key.proto == IPPROTO_UDP) {
+	if (p->proto == IPPROTO_UDP) {
 		if ((void *)(uh + 1) > c->end)
 			return CHLB_CNT_PASS_MALFORMED;
-		p->key.sport = uh->source;
-		p->key.dport = uh->dest;
+		p->sport = uh->source;
+		p->dport = uh->dest;
 		p->new_flow = 0;
 		return 0;
 	}
@@ -147,7 +152,6 @@ static __always_inline int chlb_parse(void *data, void *end,
 	__be16 proto;
 	int reason;
 
-	p->key.words[4] = 0;	/* ports, proto, family and pad */
 	reason = chlb_parse_eth(&c, p, &proto);
 	if (reason)
 		return reason;
@@ -160,6 +164,43 @@ static __always_inline int chlb_parse(void *data, void *end,
 	if (reason)
 		return reason;
 	return chlb_parse_l4(&c, p);
+}
+
+/* The destination as a VIP key (IPv4 mapped, as userspace stores it). */
+static __always_inline void chlb_vip_key_of(const struct chlb_pkt *p,
+					    struct chlb_vip_key *vk)
+{
+	struct ipv6hdr *ip6 = p->l3;
+	struct iphdr *ip = p->l3;
+
+	if (p->family == CHLB_FAMILY_INET)
+		chlb_addr_from_v4(vk->addr, ip->daddr);
+	else
+		__builtin_memcpy(vk->addr, &ip6->daddr, CHLB_ADDR_LEN);
+	vk->port = p->dport;
+	vk->proto = p->proto;
+	vk->family = p->family;
+}
+
+/* The five-tuple, once the frame is known to be for a VIP. */
+static __always_inline void chlb_flow_key_of(const struct chlb_pkt *p,
+					     const struct chlb_vip_key *vk,
+					     struct chlb_flow_key *k)
+{
+	struct ipv6hdr *ip6 = p->l3;
+	struct iphdr *ip = p->l3;
+
+	if (p->family == CHLB_FAMILY_INET)
+		chlb_addr_from_v4(k->src, ip->saddr);
+	else
+		__builtin_memcpy(k->src, &ip6->saddr, CHLB_ADDR_LEN);
+	__builtin_memcpy(k->dst, vk->addr, CHLB_ADDR_LEN);
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+	k->family = p->family;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
 }
 
 #endif /* CHLB_BPF_PARSE_H */

@@ -17,18 +17,49 @@
 #include "dataplane.h"
 #include "chlb.skel.h"
 
-/* As struct chlb_table in bpf/maps.h: the outer map refuses other specs. */
-#define CHLB_TABLE_FLAGS BPF_F_MMAPABLE
+/*
+ * Inner maps: as struct chlb_table and struct chlb_vip_index_map in
+ * bpf/maps.h (the outer maps refuse any other spec). Mappable, so a
+ * whole table is written with one memcpy.
+ */
+static int dp_create_inner(const char *name, __u32 value_size, __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), value_size, n, &mo);
+	return fd < 0 ? -errno : fd;
+}
 
 /* A new, empty slot table of table_size entries; its fd or -errno. */
 static int dp_create_table(__u32 table_size)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = CHLB_TABLE_FLAGS);
-	int fd;
+	return dp_create_inner("chlb_table", sizeof(__u32), table_size);
+}
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "chlb_table", sizeof(__u32),
-			    sizeof(__u32), table_size, &mo);
-	return fd < 0 ? -errno : fd;
+static int dp_create_vip_index(__u32 max_vips)
+{
+	return dp_create_inner("chlb_vip_index", sizeof(struct chlb_vip_slot),
+			       chlb_vip_index_size(max_vips));
+}
+
+/* Copy len bytes into (write) or out of (!write) a mappable array. */
+static int dp_map_copy(int fd, void *buf, size_t len, int write)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t maplen = (len + page - 1) / page * page;
+	void *mem;
+
+	mem = mmap(NULL, maplen, write ? PROT_READ | PROT_WRITE : PROT_READ,
+		   MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	if (write)
+		memcpy(mem, buf, len);
+	else
+		memcpy(buf, mem, len);
+	munmap(mem, maplen);
+	return 0;
 }
 
 static int dp_check_opts(const struct chlb_dp_opts *o)
@@ -68,12 +99,20 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
  * libbpf 1.1's bpf_map__set_max_entries() crashes on bpf_map__inner_map()
  * (it dereferences the inner map's NULL object). *fd stays ours to close.
  */
-static int dp_set_template(struct chlb *skel, __u32 table_size, int *fd)
+static int dp_set_templates(struct chlb *skel, const struct chlb_dp_opts *o, int fd[2])
 {
-	*fd = dp_create_table(table_size);
-	if (*fd < 0)
-		return *fd;
-	return bpf_map__set_inner_map_fd(skel->maps.chlb_tables, *fd);
+	int err;
+
+	fd[0] = dp_create_table(o->table_size);
+	if (fd[0] < 0)
+		return fd[0];
+	err = bpf_map__set_inner_map_fd(skel->maps.chlb_tables, fd[0]);
+	if (err)
+		return err;
+	fd[1] = dp_create_vip_index(o->max_vips);
+	if (fd[1] < 0)
+		return fd[1];
+	return bpf_map__set_inner_map_fd(skel->maps.chlb_vip_index, fd[1]);
 }
 
 /* Tests load without pins so they never touch /sys/fs/bpf. */
@@ -115,8 +154,8 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = opts->pin_dir);
+	int tmpl_fd[2] = { -1, -1 };
 	struct chlb *skel;
-	int tmpl_fd = -1;
 	int err;
 
 	*skelp = NULL;
@@ -130,19 +169,22 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	if (!err)
 		err = dp_set_sizes(skel, opts);
 	if (!err)
-		err = dp_set_template(skel, opts->table_size, &tmpl_fd);
+		err = dp_set_templates(skel, opts, tmpl_fd);
 	if (err)
 		goto out;
 	skel->rodata->seed = opts->seed;
 	skel->rodata->table_size = opts->table_size;
 	skel->rodata->max_backends = opts->max_backends;
+	skel->rodata->vip_index_mask = chlb_vip_index_size(opts->max_vips) - 1;
 	memcpy((void *)skel->rodata->if_mac, opts->if_mac, sizeof(opts->if_mac));
 	err = chlb__load(skel);
 	if (!err)
 		err = dp_write_config(skel, opts);
 out:
-	if (tmpl_fd >= 0)
-		close(tmpl_fd);
+	if (tmpl_fd[0] >= 0)
+		close(tmpl_fd[0]);
+	if (tmpl_fd[1] >= 0)
+		close(tmpl_fd[1]);
 	if (err)
 		chlb__destroy(skel);
 	else
@@ -155,6 +197,7 @@ static void dp_init(struct chlb_dp *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->vips_fd = dp->tables_fd = dp->backends_fd = -1;
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
+	dp->vip_index_fd = -1;
 }
 
 static int dp_ncpus(struct chlb_dp *dp)
@@ -173,6 +216,7 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->vstats_fd = bpf_map__fd(skel->maps.chlb_vstats);
 	dp->gstats_fd = bpf_map__fd(skel->maps.chlb_gstats);
 	dp->config_fd = bpf_map__fd(skel->maps.chlb_config);
+	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->max_vips = bpf_map__max_entries(skel->maps.chlb_vips);
 	dp->max_backends = bpf_map__max_entries(skel->maps.chlb_backends);
 	dp->table_size = skel->rodata->table_size;
@@ -219,6 +263,7 @@ int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp)
 		{ CHLB_MAP_VSTATS, &dp->vstats_fd },
 		{ CHLB_MAP_GSTATS, &dp->gstats_fd },
 		{ CHLB_MAP_CONFIG, &dp->config_fd },
+		{ CHLB_MAP_VIP_INDEX, &dp->vip_index_fd },
 	};
 	size_t i;
 	int err;
@@ -243,7 +288,7 @@ void chlb_dp__close(struct chlb_dp *dp)
 {
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
-		       &dp->config_fd };
+		       &dp->config_fd, &dp->vip_index_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -256,14 +301,6 @@ void chlb_dp__close(struct chlb_dp *dp)
 
 /* ---- tables ------------------------------------------------------------ */
 
-static size_t dp_table_bytes(const struct chlb_dp *dp)
-{
-	size_t page = sysconf(_SC_PAGESIZE);
-	size_t n = (size_t)dp->table_size * sizeof(__u32);
-
-	return (n + page - 1) / page * page;
-}
-
 static int dp_check_slots(const struct chlb_dp *dp, const __u32 *slots)
 {
 	__u32 i;
@@ -271,24 +308,6 @@ static int dp_check_slots(const struct chlb_dp *dp, const __u32 *slots)
 	for (i = 0; i < dp->table_size; i++)
 		if (slots[i] >= dp->max_backends && slots[i] != CHLB_NO_BACKEND)
 			return -EINVAL;
-	return 0;
-}
-
-/* Copy a table into (write) or out of (!write) an inner array's mapping. */
-static int dp_table_copy(const struct chlb_dp *dp, int fd, __u32 *slots, int write)
-{
-	size_t len = dp_table_bytes(dp);
-	void *mem;
-
-	mem = mmap(NULL, len, write ? PROT_READ | PROT_WRITE : PROT_READ,
-		   MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	if (write)
-		memcpy(mem, slots, (size_t)dp->table_size * sizeof(__u32));
-	else
-		memcpy(slots, mem, (size_t)dp->table_size * sizeof(__u32));
-	munmap(mem, len);
 	return 0;
 }
 
@@ -309,7 +328,7 @@ int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots)
 	fd = dp_create_table(dp->table_size);
 	if (fd < 0)
 		return fd;
-	err = dp_table_copy(dp, fd, (__u32 *)slots, 1);
+	err = dp_map_copy(fd, (void *)slots, (size_t)dp->table_size * sizeof(*slots), 1);
 	if (!err && bpf_map_update_elem(dp->tables_fd, &vip_id, &fd, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -328,7 +347,7 @@ int chlb_dp__get_table(struct chlb_dp *dp, __u32 vip_id, __u32 *slots)
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)	/* replaced and freed meanwhile */
 		return -errno;
-	err = dp_table_copy(dp, fd, slots, 0);
+	err = dp_map_copy(fd, slots, (size_t)dp->table_size * sizeof(*slots), 0);
 	close(fd);
 	return err;
 }
@@ -341,6 +360,92 @@ int chlb_dp__clear_table(struct chlb_dp *dp, __u32 vip_id)
 	if (bpf_map_delete_elem(dp->tables_fd, &vip_id) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/* ---- VIPs ---------------------------------------------------------------- */
+
+/* Put a VIP in the first free slot of its probe sequence. */
+static int dp_index_place(struct chlb_vip_slot *slots, __u32 size,
+			  const struct chlb_vip_key *key, const struct chlb_vip_info *info)
+{
+	__u32 h = chlb_vip_hash(key), i, k;
+
+	for (i = 0; i < CHLB_VIP_PROBES; i++) {
+		k = (h + i) & (size - 1);
+		if (slots[k].key.family)
+			continue;
+		slots[k].key = *key;
+		slots[k].info = *info;
+		return 0;
+	}
+	return -ENOSPC;	/* load <= 1/8 makes this all but impossible */
+}
+
+/* The index of every VIP in chlb_vips, built in memory. */
+static int dp_index_build(struct chlb_dp *dp, struct chlb_vip_slot *slots, __u32 size)
+{
+	struct chlb_vip_key key, *prev = NULL;
+	struct chlb_vip_info info;
+	int err;
+
+	while (!bpf_map_get_next_key(dp->vips_fd, prev, &key)) {
+		if (bpf_map_lookup_elem(dp->vips_fd, &key, &info))
+			return -errno;
+		err = dp_index_place(slots, size, &key, &info);
+		if (err)
+			return err;
+		prev = &key;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int chlb_dp__vip_sync(struct chlb_dp *dp)
+{
+	__u32 size = chlb_vip_index_size(dp->max_vips), zero = 0;
+	struct chlb_vip_slot *slots;
+	int fd = -1, err;
+
+	slots = calloc(size, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	err = dp_index_build(dp, slots, size);
+	if (err)
+		goto out;
+	fd = dp_create_vip_index(dp->max_vips);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	err = dp_map_copy(fd, slots, (size_t)size * sizeof(*slots), 1);
+	if (!err && bpf_map_update_elem(dp->vip_index_fd, &zero, &fd, BPF_ANY))
+		err = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(slots);
+	return err;
+}
+
+int chlb_dp__vip_add(struct chlb_dp *dp, const struct chlb_vip_key *key,
+		     const struct chlb_vip_info *info)
+{
+	int err;
+
+	if (info->id >= dp->max_vips || !key->family)
+		return -EINVAL;
+	if (bpf_map_update_elem(dp->vips_fd, key, info, BPF_NOEXIST))
+		return -errno;
+	err = chlb_dp__vip_sync(dp);
+	if (err)
+		bpf_map_delete_elem(dp->vips_fd, key);
+	return err;
+}
+
+int chlb_dp__vip_del(struct chlb_dp *dp, const struct chlb_vip_key *key)
+{
+	if (bpf_map_delete_elem(dp->vips_fd, key))
+		return -errno;
+	return chlb_dp__vip_sync(dp);
 }
 
 /* ---- per-CPU counters -------------------------------------------------- */

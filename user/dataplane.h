@@ -30,6 +30,7 @@ struct chlb_dp {
 	int vstats_fd;
 	int gstats_fd;
 	int config_fd;
+	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	__u32 max_vips;
 	__u32 max_backends;
 	__u32 table_size;
@@ -46,6 +47,19 @@ int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp);
 void chlb_dp__close(struct chlb_dp *dp);
 
 /*
+ * VIPs. chlb_vips is the authoritative record; the XDP program searches
+ * chlb_vip_index, a copy rebuilt whole from chlb_vips and swapped in one
+ * step. Add and delete VIPs through these calls (not by writing vips_fd)
+ * so the copy follows. vip_add fails with -EEXIST for a known key and
+ * leaves chlb_vips as it was on any error; vip_del: -ENOENT if unknown.
+ */
+int chlb_dp__vip_add(struct chlb_dp *dp, const struct chlb_vip_key *key,
+		     const struct chlb_vip_info *info);
+int chlb_dp__vip_del(struct chlb_dp *dp, const struct chlb_vip_key *key);
+/* Rebuild chlb_vip_index from chlb_vips (after writing vips_fd directly). */
+int chlb_dp__vip_sync(struct chlb_dp *dp);
+
+/*
  * Publish a complete table for a VIP in one step: a new inner array is
  * created and filled, then swapped into chlb_tables[vip_id]. slots has
  * table_size entries: backend ids or CHLB_NO_BACKEND.
@@ -53,6 +67,7 @@ void chlb_dp__close(struct chlb_dp *dp);
 int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots);
 /* Read the live table of a VIP; -ENOENT when it has none. */
 int chlb_dp__get_table(struct chlb_dp *dp, __u32 vip_id, __u32 *slots);
+/* Idempotent: 0 also when the VIP had no table. */
 int chlb_dp__clear_table(struct chlb_dp *dp, __u32 vip_id);
 
 /* Per-CPU counters summed over every possible CPU. */

@@ -33,6 +33,7 @@
 #define CHLB_MAP_VSTATS		"chlb_vstats"
 #define CHLB_MAP_GSTATS		"chlb_gstats"
 #define CHLB_MAP_CONFIG		"chlb_config"
+#define CHLB_MAP_VIP_INDEX	"chlb_vip_index"
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -70,6 +71,34 @@ struct chlb_vip_info {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct chlb_vip_info) == 16, "chlb_vip_info ABI");
+
+/*
+ * chlb_vip_index: ARRAY_OF_MAPS with one entry, an ARRAY of slots: an
+ * open-addressed copy of chlb_vips that the XDP program searches with a
+ * few inlined array loads instead of a hash map call (chlb_vips stays the
+ * authoritative record). Built whole from chlb_vips and swapped in one
+ * step by chlb_dp__vip_sync(). Slot i holds a VIP whose chlb_vip_hash()
+ * is i - k (mod size) for some k < CHLB_VIP_PROBES; family 0 = empty, and
+ * an empty slot ends the search.
+ */
+#define CHLB_VIP_PROBES 8
+
+struct chlb_vip_slot {
+	struct chlb_vip_key key;
+	struct chlb_vip_info info;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct chlb_vip_slot) == 40, "chlb_vip_slot ABI");
+
+/* Slots for max_vips VIPs: a power of two, load at most 1/8. */
+static __always_inline __u32 chlb_vip_index_size(__u32 max_vips)
+{
+	__u32 n = 8;
+
+	while (n < max_vips * 8 && n < (1u << 24))
+		n <<= 1;
+	return n;
+}
 
 /*
  * chlb_backends: ARRAY indexed by backend id. It is also the authoritative
@@ -216,20 +245,31 @@ static __always_inline __u32 chlb_slot_position(__u32 s, __u32 m)
 	return (__u32)((((__u64)s << 32) + m - 1) / m);
 }
 
-/* Store an IPv4 address (network order) as ::ffff:a.b.c.d. */
+/*
+ * Store an IPv4 address (network order) as ::ffff:a.b.c.d. Word-sized
+ * copies, so clang emits four stores for BPF instead of sixteen.
+ */
 static __always_inline void chlb_addr_from_v4(__u8 *a, __be32 v4)
 {
-	const __u8 *b = (const __u8 *)&v4;
-	int i;
+	static const __u8 prefix[12] = { [10] = 0xff, [11] = 0xff };
 
-	for (i = 0; i < 10; i++)
-		a[i] = 0;
-	a[10] = 0xff;
-	a[11] = 0xff;
-	a[12] = b[0];
-	a[13] = b[1];
-	a[14] = b[2];
-	a[15] = b[3];
+	__builtin_memcpy(a, prefix, sizeof(prefix));
+	__builtin_memcpy(a + 12, &v4, sizeof(v4));
+}
+
+/*
+ * Home slot of a VIP in chlb_vip_index (before masking): the key read as
+ * two 64-bit words and a 32-bit tail, folded and mixed.
+ */
+static __always_inline __u32 chlb_vip_hash(const struct chlb_vip_key *k)
+{
+	__u64 a0, a1;
+	__u32 tail;
+
+	__builtin_memcpy(&a0, k->addr, 8);
+	__builtin_memcpy(&a1, k->addr + 8, 8);
+	__builtin_memcpy(&tail, &k->port, 4);
+	return (__u32)chlb_mix64(a0 ^ chlb_rotl64(a1, 29) ^ ((__u64)tail * CHLB_P2));
 }
 
 #endif /* CHLB_SHARED_H */
