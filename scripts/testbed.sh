@@ -223,10 +223,13 @@ tb_start_servers() {
 	tb_exec "$b" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" || return 1
 	# UDP echo bound to the VIP, so replies leave from the VIP (an unbound
 	# socket would answer from eth0's address and the client would drop it).
-	# One sed per datagram writes "NAME payload" back in one datagram.
+	# One sed per datagram writes "NAME payload" back in one datagram
+	# (a script, because socat's own quoting eats the quotes of a SYSTEM:).
+	printf '#!/bin/sh\nexec sed "s/^/%s /"\n' "$b" > "$d/echo.sh"
+	chmod +x "$d/echo.sh"
 	setsid ip netns exec "$TB-$b" socat \
-		"UDP4-RECVFROM:$TB_UDP_PORT,bind=$TB_VIP4,fork" \
-		SYSTEM:"sed 's/^/$b /'" </dev/null >"$d/socat.log" 2>&1 &
+		"UDP4-RECVFROM:$TB_UDP_PORT,bind=$TB_VIP4,fork" EXEC:"$d/echo.sh" \
+		</dev/null >"$d/socat.log" 2>&1 &
 	echo $! > "$d/socat.pid"
 }
 
