@@ -33,12 +33,19 @@ struct chlb_cursor {
 	void *end;
 };
 
+/* struct ethhdr is packed, so clang reads h_proto bytewise; this is not. */
+struct chlb_ethhdr {
+	__u8 dst[ETH_ALEN];
+	__u8 src[ETH_ALEN];
+	__be16 proto;
+};
+
 /*
  * What the data path needs from a parsed frame. The flow key is built only
  * once the frame is known to be for a VIP, to keep the pass path short.
  */
 struct chlb_pkt {
-	struct ethhdr *eth;
+	struct chlb_ethhdr *eth;
 	void *l3;
 	__be16 sport;
 	__be16 dport;
@@ -51,13 +58,13 @@ struct chlb_pkt {
 static __always_inline int chlb_parse_eth(struct chlb_cursor *c,
 					  struct chlb_pkt *p, __be16 *proto)
 {
-	struct ethhdr *eth = c->pos;
+	struct chlb_ethhdr *eth = c->pos;
 	struct chlb_vlan_hdr *vh;
 
 	if ((void *)(eth + 1) > c->end)
 		return CHLB_CNT_PASS_MALFORMED;
 	p->eth = eth;
-	*proto = eth->h_proto;
+	*proto = eth->proto;
 	c->pos = eth + 1;
 	if (*proto != bpf_htons(ETH_P_8021Q))
 		return 0;

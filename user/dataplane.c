@@ -499,9 +499,18 @@ int chlb_dp__vip_stats(struct chlb_dp *dp, __u32 vip_id, struct chlb_vip_stats *
 	return dp_percpu_sum(dp, dp->vstats_fd, vip_id, (__u64 *)out, DP_WORDS(*out));
 }
 
+/* The program counts each frame once, by reason; RX is their sum. */
 int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out)
 {
-	return dp_percpu_sum(dp, dp->gstats_fd, 0, out->counters, CHLB_CNT_MAX);
+	int i, err;
+
+	err = dp_percpu_sum(dp, dp->gstats_fd, 0, out->counters, CHLB_CNT_MAX);
+	if (err)
+		return err;
+	out->counters[CHLB_CNT_RX] = 0;
+	for (i = CHLB_CNT_RX + 1; i < CHLB_CNT_MAX; i++)
+		out->counters[CHLB_CNT_RX] += out->counters[i];
+	return 0;
 }
 
 int chlb_dp__reset_backend_stats(struct chlb_dp *dp, __u32 id)

@@ -130,7 +130,8 @@ struct chlb_vip_stats {
 
 /* chlb_gstats: PERCPU_ARRAY with one entry: counters[] by enum chlb_counter */
 enum chlb_counter {
-	CHLB_CNT_RX,			/* every frame the program saw */
+	CHLB_CNT_RX,			/* every frame: the sum of the others,
+					 * filled in by chlb_dp__global_stats */
 	CHLB_CNT_TX,			/* VIP frames forwarded (XDP_TX) */
 	CHLB_CNT_PASS_NOT_IP,		/* ARP, LLDP, ... */
 	CHLB_CNT_PASS_NOT_VIP,		/* IP, but no VIP matched */
@@ -259,7 +260,9 @@ static __always_inline void chlb_addr_from_v4(__u8 *a, __be32 v4)
 
 /*
  * Home slot of a VIP in chlb_vip_index (before masking): the key read as
- * two 64-bit words and a 32-bit tail, folded and mixed.
+ * two 64-bit words and a 32-bit tail, folded, then one multiply whose
+ * high half depends on every folded bit. Collisions only cost a probe,
+ * and this runs for every frame, VIP or not.
  */
 static __always_inline __u32 chlb_vip_hash(const struct chlb_vip_key *k)
 {
@@ -269,7 +272,7 @@ static __always_inline __u32 chlb_vip_hash(const struct chlb_vip_key *k)
 	__builtin_memcpy(&a0, k->addr, 8);
 	__builtin_memcpy(&a1, k->addr + 8, 8);
 	__builtin_memcpy(&tail, &k->port, 4);
-	return (__u32)chlb_mix64(a0 ^ chlb_rotl64(a1, 29) ^ ((__u64)tail * CHLB_P2));
+	return (__u32)(((a0 ^ chlb_rotl64(a1, 29) ^ ((__u64)tail << 7)) * CHLB_P1) >> 32);
 }
 
 #endif /* CHLB_SHARED_H */
