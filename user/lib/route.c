@@ -13,6 +13,8 @@
 #include <errno.h>
 
 #include <urcu/urcu-memb.h>
+/* libxxhash's header-only mode: XXH3 inlined for the short-key path */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "ring_internal.h"
