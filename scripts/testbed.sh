@@ -160,6 +160,9 @@ tb_up() {
 	for n in $TB_BACKENDS; do
 		tb_setup_backend "$n" || return 1
 	done
+	# A plain web server on the LB's own address: traffic that is not for
+	# a VIP must keep reaching the LB's stack while chlb is attached.
+	tb_start_nginx lb || return 1
 	tb_wait_servers || return 1
 	# Let the client and the LB learn every MAC once (chlb resolves backend
 	# MACs from the LB's neighbour table; it can also prompt resolution).
@@ -216,11 +219,16 @@ tb_nginx_conf() {
 	EOF
 }
 
+tb_start_nginx() {
+	local n=$1 d=$TB_DIR/$1
+	mkdir -p "$d/tmp"
+	tb_nginx_conf "$n" > "$d/nginx.conf"
+	tb_exec "$n" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
+}
+
 tb_start_servers() {
 	local b=$1 d=$TB_DIR/$1
-	mkdir -p "$d/tmp"
-	tb_nginx_conf "$b" > "$d/nginx.conf"
-	tb_exec "$b" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" || return 1
+	tb_start_nginx "$b" || return 1
 	# UDP echo bound to the VIP, so replies leave from the VIP (an unbound
 	# socket would answer from eth0's address and the client would drop it).
 	# One sed per datagram writes "NAME payload" back in one datagram

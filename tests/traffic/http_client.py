@@ -4,8 +4,9 @@
 
 Each backend's nginx answers GET / with its own name, so every record says
 which backend served that connection. One JSON object per line on stdout:
-  {"t": seconds since start, "sport": source port, "backend": "b1" | null,
-   "error": null | "timeout" | ...}
+  {"ts": wall-clock start of the connection, "t": seconds from the program's
+   start to its end, "sport": source port, "backend": "b1" | null,
+   "error": null | "TimeoutError: ..." | ...}
 
   http_client.py conns HOST N [--threads T] [--port P] [--sport-base B]
   http_client.py keepalive HOST N [--port P]
@@ -30,7 +31,8 @@ def emit(rec):
 
 def one_conn(host, port, sport, timeout):
     """One TCP connection, one GET /, closed: returns the record."""
-    rec = {"t": 0.0, "sport": sport, "backend": None, "error": None}
+    rec = {"ts": time.time(), "t": 0.0, "sport": sport, "backend": None,
+           "error": None}
     conn = http.client.HTTPConnection(host, port, timeout=timeout,
                                       source_address=("", sport))
     try:
@@ -81,7 +83,8 @@ def cmd_keepalive(a):
     conn.connect()
     sport = conn.sock.getsockname()[1]
     for _ in range(a.n):
-        rec = {"t": 0.0, "sport": sport, "backend": None, "error": None}
+        rec = {"ts": time.time(), "t": 0.0, "sport": sport, "backend": None,
+               "error": None}
         try:
             conn.request("GET", "/")
             resp = conn.getresponse()
