@@ -43,21 +43,28 @@ static int dp_create_vip_index(__u32 max_vips)
 			       chlb_vip_index_size(max_vips));
 }
 
-/* Copy len bytes into (write) or out of (!write) a mappable array. */
-static int dp_map_copy(int fd, void *buf, size_t len, int write)
+/*
+ * The mapping of an array map stores element i at i * round_up(value
+ * size, 8), as the kernel lays array elements out: a __u32 table has a
+ * stride of 8. Copies n values of vsize bytes in (write) or out (!write).
+ */
+static int dp_map_copy(int fd, void *buf, __u32 n, size_t vsize, int write)
 {
-	size_t page = sysconf(_SC_PAGESIZE);
-	size_t maplen = (len + page - 1) / page * page;
-	void *mem;
+	size_t stride = (vsize + 7) & ~(size_t)7, page = sysconf(_SC_PAGESIZE);
+	size_t maplen = ((size_t)n * stride + page - 1) / page * page;
+	__u8 *mem, *b = buf;
+	__u32 i;
 
 	mem = mmap(NULL, maplen, write ? PROT_READ | PROT_WRITE : PROT_READ,
 		   MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	if (write)
-		memcpy(mem, buf, len);
-	else
-		memcpy(buf, mem, len);
+	for (i = 0; i < n; i++) {
+		if (write)
+			memcpy(mem + i * stride, b + i * vsize, vsize);
+		else
+			memcpy(b + i * vsize, mem + i * stride, vsize);
+	}
 	munmap(mem, maplen);
 	return 0;
 }
@@ -328,7 +335,7 @@ int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots)
 	fd = dp_create_table(dp->table_size);
 	if (fd < 0)
 		return fd;
-	err = dp_map_copy(fd, (void *)slots, (size_t)dp->table_size * sizeof(*slots), 1);
+	err = dp_map_copy(fd, (void *)slots, dp->table_size, sizeof(*slots), 1);
 	if (!err && bpf_map_update_elem(dp->tables_fd, &vip_id, &fd, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -347,7 +354,7 @@ int chlb_dp__get_table(struct chlb_dp *dp, __u32 vip_id, __u32 *slots)
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)	/* replaced and freed meanwhile */
 		return -errno;
-	err = dp_map_copy(fd, slots, (size_t)dp->table_size * sizeof(*slots), 0);
+	err = dp_map_copy(fd, slots, dp->table_size, sizeof(*slots), 0);
 	close(fd);
 	return err;
 }
@@ -416,7 +423,7 @@ int chlb_dp__vip_sync(struct chlb_dp *dp)
 		err = fd;
 		goto out;
 	}
-	err = dp_map_copy(fd, slots, (size_t)size * sizeof(*slots), 1);
+	err = dp_map_copy(fd, slots, size, sizeof(*slots), 1);
 	if (!err && bpf_map_update_elem(dp->vip_index_fd, &zero, &fd, BPF_ANY))
 		err = -errno;
 out:

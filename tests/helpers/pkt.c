@@ -45,23 +45,23 @@ static int mac_is_zero(const __u8 *mac)
 	return !memcmp(mac, zero, 6);
 }
 
-/* Ethernet (+ 802.1Q) header; returns its length. */
+/* Ethernet (+ 802.1Q) header; returns its length. Byte copies only:
+ * headers inside a frame buffer are not naturally aligned. */
 static size_t put_eth(const struct pkt_spec *s, __u8 *buf, __u16 ethertype)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	size_t off = sizeof(*eth);
+	__be16 type = htons(ethertype);
+	size_t off = 12;
 
-	memcpy(eth->h_dest, mac_is_zero(s->dmac) ? def_dmac : s->dmac, 6);
-	memcpy(eth->h_source, mac_is_zero(s->smac) ? def_smac : s->smac, 6);
-	eth->h_proto = htons(ethertype);
+	memcpy(buf, mac_is_zero(s->dmac) ? def_dmac : s->dmac, 6);
+	memcpy(buf + 6, mac_is_zero(s->smac) ? def_smac : s->smac, 6);
 	if (s->vlan) {
-		__be16 tag[2] = { htons(s->vlan & 0x0fff), htons(ethertype) };
+		__be16 tag[2] = { htons(ETH_P_8021Q), htons(s->vlan & 0x0fff) };
 
-		eth->h_proto = htons(ETH_P_8021Q);
 		memcpy(buf + off, tag, sizeof(tag));
 		off += sizeof(tag);
 	}
-	return off;
+	memcpy(buf + off, &type, 2);
+	return off + 2;
 }
 
 static size_t l4_hdr_len(__u8 proto)
@@ -78,7 +78,7 @@ static size_t l4_hdr_len(__u8 proto)
 	}
 }
 
-/* The transport header; its checksum is filled in later. */
+/* The transport header and payload into an aligned scratch buffer. */
 static void put_l4(const struct pkt_spec *s, __u8 *l4, size_t len, const __u8 *dst6)
 {
 	struct tcphdr *th = (struct tcphdr *)l4;
@@ -138,56 +138,75 @@ static void fill_l4_csum(const struct pkt_spec *s, __u8 *l4, size_t len,
 		*check = 0xffff;
 }
 
+/* Aligned scratch for one datagram's L4 part. */
+union l4buf {
+	struct tcphdr tcp;
+	struct udphdr udp;
+	__u8 bytes[PKT_MAX];
+};
+
 static ssize_t build_ipv4(const struct pkt_spec *s, __u8 *buf, size_t cap)
 {
 	size_t off = put_eth(s, buf, ETH_P_IP);
-	struct iphdr *ip = (struct iphdr *)(buf + off);
-	size_t hlen = sizeof(*ip) + s->ip_opt_len;
+	size_t hlen = sizeof(struct iphdr) + s->ip_opt_len;
 	size_t l4len = l4_hdr_len(s->proto) + s->payload_len;
+	struct {
+		struct iphdr ip;
+		__u8 opts[40];
+	} h;
+	union l4buf l4;
 
 	if (s->ip_opt_len % 4 || s->ip_opt_len > 40 || off + hlen + l4len > cap)
 		return -EINVAL;
-	memset(ip, 0, hlen);
-	if (inet_pton(AF_INET, s->src, &ip->saddr) != 1 ||
-	    inet_pton(AF_INET, s->dst, &ip->daddr) != 1)
+	memset(&h, 0, sizeof(h));
+	memset(&l4, 0, sizeof(l4));
+	if (inet_pton(AF_INET, s->src, &h.ip.saddr) != 1 ||
+	    inet_pton(AF_INET, s->dst, &h.ip.daddr) != 1)
 		return -EINVAL;
-	ip->version = 4;
-	ip->ihl = hlen / 4;
-	ip->tot_len = htons(hlen + l4len);
-	ip->id = htons(0x1234);
-	ip->frag_off = htons(s->frag_off);
-	ip->ttl = 64;
-	ip->protocol = s->proto;
-	memset(ip + 1, 1, s->ip_opt_len);	/* NOP options */
-	ip->check = csum_fold(csum_add(0, ip, hlen));
-	put_l4(s, buf + off + hlen, l4len, NULL);
-	fill_l4_csum(s, buf + off + hlen, l4len, &ip->saddr, &ip->daddr, 4);
+	h.ip.version = 4;
+	h.ip.ihl = hlen / 4;
+	h.ip.tot_len = htons(hlen + l4len);
+	h.ip.id = htons(0x1234);
+	h.ip.frag_off = htons(s->frag_off);
+	h.ip.ttl = 64;
+	h.ip.protocol = s->proto;
+	memset(h.opts, 1, s->ip_opt_len);	/* NOP options */
+	h.ip.check = csum_fold(csum_add(0, &h, hlen));
+	put_l4(s, l4.bytes, l4len, NULL);
+	fill_l4_csum(s, l4.bytes, l4len, &h.ip.saddr, &h.ip.daddr, 4);
+	memcpy(buf + off, &h, hlen);
+	memcpy(buf + off + hlen, l4.bytes, l4len);
 	return off + hlen + l4len;
 }
 
 static ssize_t build_ipv6(const struct pkt_spec *s, __u8 *buf, size_t cap)
 {
 	size_t off = put_eth(s, buf, ETH_P_IPV6);
-	struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + off);
 	size_t ext = s->ext_hdr ? 8 : 0;
 	size_t l4len = l4_hdr_len(s->proto) + s->payload_len;
-	__u8 *l4 = buf + off + sizeof(*ip6) + ext;
+	struct {
+		struct ipv6hdr ip6;
+		__u8 ext[8];
+	} h;
+	union l4buf l4;
 
-	if (off + sizeof(*ip6) + ext + l4len > cap)
+	if (off + sizeof(h.ip6) + ext + l4len > cap)
 		return -EINVAL;
-	memset(ip6, 0, sizeof(*ip6) + ext);
-	if (inet_pton(AF_INET6, s->src, &ip6->saddr) != 1 ||
-	    inet_pton(AF_INET6, s->dst, &ip6->daddr) != 1)
+	memset(&h, 0, sizeof(h));
+	memset(&l4, 0, sizeof(l4));
+	if (inet_pton(AF_INET6, s->src, &h.ip6.saddr) != 1 ||
+	    inet_pton(AF_INET6, s->dst, &h.ip6.daddr) != 1)
 		return -EINVAL;
-	ip6->version = 6;
-	ip6->payload_len = htons(ext + l4len);
-	ip6->nexthdr = s->ext_hdr ? s->ext_hdr : s->proto;
-	ip6->hop_limit = 64;
-	if (ext)
-		((__u8 *)(ip6 + 1))[0] = s->proto;	/* next header, length 0 */
-	put_l4(s, l4, l4len, (const __u8 *)&ip6->daddr);
-	fill_l4_csum(s, l4, l4len, &ip6->saddr, &ip6->daddr, 16);
-	return off + sizeof(*ip6) + ext + l4len;
+	h.ip6.version = 6;
+	h.ip6.payload_len = htons(ext + l4len);
+	h.ip6.nexthdr = s->ext_hdr ? s->ext_hdr : s->proto;
+	h.ip6.hop_limit = 64;
+	h.ext[0] = s->proto;	/* next header; length 0 = 8 bytes */
+	put_l4(s, l4.bytes, l4len, (const __u8 *)&h.ip6.daddr);
+	fill_l4_csum(s, l4.bytes, l4len, &h.ip6.saddr, &h.ip6.daddr, 16);
+	memcpy(buf + off, &h, sizeof(h.ip6) + ext);
+	memcpy(buf + off + sizeof(h.ip6) + ext, l4.bytes, l4len);
+	return off + sizeof(h.ip6) + ext + l4len;
 }
 
 ssize_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
@@ -205,22 +224,26 @@ ssize_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 ssize_t pkt_build_arp(const char *sip, const char *tip, __u8 *buf, size_t cap)
 {
 	static const struct pkt_spec eth = { .dmac = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
-	size_t off = put_eth(&eth, buf, ETH_P_ARP);
-	struct arphdr *arp = (struct arphdr *)(buf + off);
-	__u8 *p = (__u8 *)(arp + 1);	/* sha, sip, tha, tip */
+	struct {
+		struct arphdr h;
+		__u8 sha[6], sip[4], tha[6], tip[4];
+	} __attribute__((packed)) arp;
+	size_t off;
 
-	if (cap < off + sizeof(*arp) + 20)
+	if (cap < 14 + sizeof(arp))
 		return -ENOSPC;
-	arp->ar_hrd = htons(ARPHRD_ETHER);
-	arp->ar_pro = htons(ETH_P_IP);
-	arp->ar_hln = 6;
-	arp->ar_pln = 4;
-	arp->ar_op = htons(ARPOP_REQUEST);
-	memcpy(p, def_smac, 6);
-	memset(p + 10, 0, 6);
-	if (inet_pton(AF_INET, sip, p + 6) != 1 || inet_pton(AF_INET, tip, p + 16) != 1)
+	memset(&arp, 0, sizeof(arp));
+	arp.h.ar_hrd = htons(ARPHRD_ETHER);
+	arp.h.ar_pro = htons(ETH_P_IP);
+	arp.h.ar_hln = 6;
+	arp.h.ar_pln = 4;
+	arp.h.ar_op = htons(ARPOP_REQUEST);
+	memcpy(arp.sha, def_smac, 6);
+	if (inet_pton(AF_INET, sip, arp.sip) != 1 || inet_pton(AF_INET, tip, arp.tip) != 1)
 		return -EINVAL;
-	return off + sizeof(*arp) + 20;
+	off = put_eth(&eth, buf, ETH_P_ARP);
+	memcpy(buf + off, &arp, sizeof(arp));
+	return off + sizeof(arp);
 }
 
 /* An address as the data plane keys it: IPv6 as is, IPv4 mapped. */

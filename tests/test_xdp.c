@@ -1,0 +1,716 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The XDP program, for real: it is loaded (not attached, not pinned) and
+ * frames are run through it with BPF_PROG_TEST_RUN. Each fixture row is an
+ * input frame, the expected verdict and counter reason, and for forwarded
+ * frames the VIP whose table decides the backend. The expected backend is
+ * computed here from chlb_flow_hash() and the table this test installed;
+ * the expected output is the input with only the MACs rewritten (XDP_TX)
+ * or the input unchanged (XDP_PASS, XDP_DROP).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <CUnit/Basic.h>
+
+#include "chlb.skel.h"
+#include "../user/dataplane.h"
+#include "helpers/pkt.h"
+#include "helpers/xdp_run.h"
+
+#define SEED		0x0123456789abcdefULL
+#define M		251	/* prime: not a power of two on purpose */
+#define MAX_VIPS	8
+#define MAX_BACKENDS	16
+#define NO_VIP		-1
+
+static const __u8 IF_MAC[6] = { 0x02, 0x1b, 0, 0, 0, 0xfe };
+
+struct vip_def {
+	int family;
+	const char *addr;
+	__u16 port;
+	__u8 proto;
+	__u32 first;		/* backend ids first .. first + n - 1 */
+	__u32 n;
+	int has_table;
+};
+
+enum { V4_TCP, V4_UDP, V6_TCP, V6_UDP, V4_EMPTY, V4_NO_TABLE, V4_UNUSED_BE };
+
+static const struct vip_def vips[] = {
+	[V4_TCP] = { 4, "10.0.0.100", 80, IPPROTO_TCP, 0, 3, 1 },
+	[V4_UDP] = { 4, "10.0.0.100", 53, IPPROTO_UDP, 3, 2, 1 },
+	[V6_TCP] = { 6, "2001:db8::100", 443, IPPROTO_TCP, 5, 2, 1 },
+	[V6_UDP] = { 6, "2001:db8::100", 53, IPPROTO_UDP, 7, 1, 1 },
+	[V4_EMPTY] = { 4, "10.0.0.200", 80, IPPROTO_TCP, 0, 0, 1 },
+	[V4_NO_TABLE] = { 4, "10.0.0.201", 80, IPPROTO_TCP, 0, 0, 0 },
+	[V4_UNUSED_BE] = { 4, "10.0.0.202", 80, IPPROTO_TCP, 8, 1, 1 },
+};
+#define NVIPS (sizeof(vips) / sizeof(vips[0]))
+#define UNUSED_BACKEND 8	/* present in chlb_backends, not in use */
+
+static struct chlb *skel;
+static struct chlb_dp dp;
+static int prog_fd;
+static __u32 tables[NVIPS][M];
+
+/* ---- fixture set-up -------------------------------------------------------- */
+
+static void backend_mac(__u32 id, __u8 *mac)
+{
+	static const __u8 base[6] = { 0x02, 0xbe, 0, 0, 0, 0 };
+
+	memcpy(mac, base, 6);
+	mac[5] = id;
+}
+
+static int add_backends(void)
+{
+	struct chlb_backend be;
+	__u32 v, i, id;
+
+	for (v = 0; v < NVIPS; v++) {
+		for (i = 0; i < vips[v].n; i++) {
+			id = vips[v].first + i;
+			memset(&be, 0, sizeof(be));
+			backend_mac(id, be.mac);
+			be.weight = 1;
+			be.vip_id = v;
+			be.flags = id == UNUSED_BACKEND ? 0 : CHLB_BACKEND_F_IN_USE;
+			if (bpf_map_update_elem(dp.backends_fd, &id, &be, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Spread a VIP's backends over its table in an irregular pattern. */
+static void fill_table(__u32 v)
+{
+	__u32 s;
+
+	for (s = 0; s < M; s++)
+		tables[v][s] = vips[v].n ? vips[v].first + (s * 7 + s / 5) % vips[v].n
+					 : CHLB_NO_BACKEND;
+}
+
+static int add_vips(void)
+{
+	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
+	struct chlb_vip_key key;
+	__u32 v;
+	int err;
+
+	for (v = 0; v < NVIPS; v++) {
+		pkt_vip_key(vips[v].family, vips[v].addr, vips[v].port, vips[v].proto, &key);
+		info.id = v;
+		fill_table(v);
+		err = vips[v].has_table ? chlb_dp__set_table(&dp, v, tables[v]) : 0;
+		if (!err)
+			err = chlb_dp__vip_add(&dp, &key, &info);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int suite_init(void)
+{
+	struct chlb_dp_opts opts = {
+		.max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS,
+		.table_size = M, .seed = SEED,
+	};
+	int err;
+
+	memcpy(opts.if_mac, IF_MAC, 6);
+	err = chlb_dp__load(&opts, &skel);
+	if (!err)
+		err = chlb_dp__from_skel(skel, &dp);
+	if (!err)
+		err = add_backends();
+	if (!err)
+		err = add_vips();
+	if (err) {
+		fprintf(stderr, "test_xdp: set-up failed: %s\n", strerror(-err));
+		return -1;
+	}
+	prog_fd = bpf_program__fd(skel->progs.chlb_xdp);
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	chlb_dp__close(&dp);
+	chlb__destroy(skel);
+	return 0;
+}
+
+/* ---- checking one frame ---------------------------------------------------- */
+
+struct counters {
+	struct chlb_global_stats g;
+	struct chlb_vip_stats v;
+	struct chlb_backend_stats b;
+};
+
+static void read_counters(int vip, __u32 bid, struct counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	CU_ASSERT_EQUAL_FATAL(chlb_dp__global_stats(&dp, &c->g), 0);
+	if (vip != NO_VIP)
+		CU_ASSERT_EQUAL_FATAL(chlb_dp__vip_stats(&dp, vip, &c->v), 0);
+	if (bid < MAX_BACKENDS)
+		CU_ASSERT_EQUAL_FATAL(chlb_dp__backend_stats(&dp, bid, &c->b), 0);
+}
+
+#define CHECK(cond, desc)                                                   \
+	do {                                                                \
+		CU_ASSERT(cond);                                            \
+		if (!(cond))                                                \
+			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
+	} while (0)
+
+/* The backend the program must pick for a TCP/UDP spec to VIP v. */
+static __u32 expected_backend(const struct pkt_spec *s, int v)
+{
+	struct chlb_flow_key key;
+
+	if (pkt_flow_key(s, &key))
+		return CHLB_NO_BACKEND;
+	return tables[v][chlb_hash_to_slot(chlb_flow_hash(&key, SEED), M)];
+}
+
+struct expect {
+	const char *desc;
+	__u32 verdict;
+	int reason;		/* enum chlb_counter */
+	int vip;		/* VIP counted, or NO_VIP */
+	__u32 bid;		/* backend for XDP_TX, else CHLB_NO_BACKEND */
+	int new_flow;
+};
+
+static void check_output(const struct expect *e, const __u8 *in, __u32 len,
+			 const struct xdp_result *r)
+{
+	__u8 mac[6];
+
+	CHECK(r->verdict == e->verdict, e->desc);
+	CHECK(r->len == len, e->desc);
+	if (e->verdict != XDP_TX) {
+		CHECK(!memcmp(r->out, in, len), e->desc);
+		return;
+	}
+	backend_mac(e->bid, mac);
+	CHECK(!memcmp(r->out, mac, 6), e->desc);
+	CHECK(!memcmp(r->out + 6, IF_MAC, 6), e->desc);
+	CHECK(!memcmp(r->out + 12, in + 12, len - 12), e->desc);
+}
+
+static void check_counters(const struct expect *e, __u32 len, const struct counters *a,
+			   const struct counters *b)
+{
+	int i, tx = e->verdict == XDP_TX, drop = e->verdict == XDP_DROP;
+
+	for (i = 0; i < CHLB_CNT_MAX; i++)
+		CHECK(b->g.counters[i] - a->g.counters[i] ==
+		      (__u64)(i == CHLB_CNT_RX || i == e->reason), e->desc);
+	if (e->vip != NO_VIP) {
+		CHECK(b->v.packets - a->v.packets == 1, e->desc);
+		CHECK(b->v.bytes - a->v.bytes == len, e->desc);
+		CHECK(b->v.no_backend - a->v.no_backend == (__u64)drop, e->desc);
+	}
+	if (tx) {
+		CHECK(b->b.packets - a->b.packets == 1, e->desc);
+		CHECK(b->b.bytes - a->b.bytes == len, e->desc);
+		CHECK(b->b.new_flows - a->b.new_flows == (__u64)e->new_flow, e->desc);
+	}
+}
+
+/* Run one frame and check verdict, output bytes and every counter. */
+static void check_frame(const struct expect *e, const __u8 *in, __u32 len)
+{
+	struct counters before, after;
+	struct xdp_result r;
+	int err;
+
+	read_counters(e->vip, e->bid, &before);
+	err = xdp_run(prog_fd, in, len, &r);
+	CHECK(err == 0, e->desc);
+	if (err)
+		return;
+	read_counters(e->vip, e->bid, &after);
+	check_output(e, in, len, &r);
+	check_counters(e, len, &before, &after);
+}
+
+/* ---- the fixture table ----------------------------------------------------- */
+
+#define CLIENT4 .src = "192.168.1.7", .sport = 40000
+#define CLIENT6 .src = "2001:db8:1::7", .sport = 40000
+#define TCP4(a, p) .family = 4, .proto = IPPROTO_TCP, CLIENT4, .dst = a, .dport = p
+#define UDP4(a, p) .family = 4, .proto = IPPROTO_UDP, CLIENT4, .dst = a, .dport = p
+#define TCP6(a, p) .family = 6, .proto = IPPROTO_TCP, CLIENT6, .dst = a, .dport = p
+#define UDP6(a, p) .family = 6, .proto = IPPROTO_UDP, CLIENT6, .dst = a, .dport = p
+
+/* Frame surgery for malformed inputs; offsets are for untagged frames. */
+static void ip_version_5(__u8 *f, __u32 *len) { (void)len; f[14] = 0x55; }
+static void ip_ihl_4(__u8 *f, __u32 *len) { (void)len; f[14] = 0x44; }
+static void ip_totlen_long(__u8 *f, __u32 *len) { f[16] = 0; f[17] = *len - 14 + 1; }
+static void tcp_doff_4(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 12] = 0x40; }
+static void ip6_paylen_long(__u8 *f, __u32 *len) { f[18] = 0; f[19] = *len - 54 + 1; }
+static void lldp(__u8 *f, __u32 *len) { (void)len; f[12] = 0x88; f[13] = 0xcc; }
+
+/* A second 802.1Q tag (QinQ): chlb reads one tag only. */
+static void second_tag(__u8 *f, __u32 *len)
+{
+	memmove(f + 16, f + 12, *len - 12);
+	*len += 4;
+}
+
+struct xdp_case {
+	const char *desc;
+	struct pkt_spec spec;
+	int arp;
+	void (*mutate)(__u8 *f, __u32 *len);
+	__u32 verdict;
+	int reason;
+	int vip;		/* VIP whose table decides, or NO_VIP */
+};
+
+static const struct xdp_case cases[] = {
+	{ "TCP to IPv4 VIP", { TCP4("10.0.0.100", 80), .payload_len = 100 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "TCP SYN to IPv4 VIP", { TCP4("10.0.0.100", 80), .tcp_flags = PKT_TCP_SYN }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "TCP SYN-ACK to IPv4 VIP", { TCP4("10.0.0.100", 80),
+	  .tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK }, 0, NULL, XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "UDP to IPv4 VIP", { UDP4("10.0.0.100", 53), .payload_len = 30 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_UDP },
+	{ "TCP to IPv6 VIP", { TCP6("2001:db8::100", 443), .payload_len = 10 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V6_TCP },
+	{ "UDP to IPv6 VIP", { UDP6("2001:db8::100", 53) }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V6_UDP },
+	{ "VLAN-tagged TCP to IPv4 VIP", { TCP4("10.0.0.100", 80), .vlan = 42 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "VLAN-tagged UDP to IPv6 VIP", { UDP6("2001:db8::100", 53), .vlan = 4094 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V6_UDP },
+	{ "IPv4 DF set is not a fragment", { TCP4("10.0.0.100", 80), .frag_off = 0x4000 },
+	  0, NULL, XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "IPv4 options, IHL 6", { TCP4("10.0.0.100", 80), .ip_opt_len = 4 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "IPv4 options, IHL 15", { UDP4("10.0.0.100", 53), .ip_opt_len = 40 }, 0, NULL,
+	  XDP_TX, CHLB_CNT_TX, V4_UDP },
+	{ "other IPv4 address", { TCP4("10.0.0.99", 80) }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP },
+	{ "other port", { TCP4("10.0.0.100", 8080) }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP },
+	{ "UDP to a TCP VIP's port", { UDP4("10.0.0.100", 80) }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP },
+	{ "other IPv6 address", { TCP6("2001:db8::101", 443) }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP },
+	{ "IPv6 to the v4-mapped form of an IPv4 VIP", { TCP6("::ffff:10.0.0.100", 80) },
+	  0, NULL, XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP },
+	{ "ICMP echo to a VIP address", { .family = 4, .proto = IPPROTO_ICMP, CLIENT4,
+	  .dst = "10.0.0.100" }, 0, NULL, XDP_PASS, CHLB_CNT_PASS_OTHER_PROTO, NO_VIP },
+	{ "IPv6 ND neighbour solicitation", { .family = 6, .proto = IPPROTO_ICMPV6,
+	  CLIENT6, .dst = "2001:db8::100" }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_OTHER_PROTO, NO_VIP },
+	{ "ARP request for a VIP", { .family = 0 }, 1, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_IP, NO_VIP },
+	{ "LLDP ethertype", { TCP4("10.0.0.100", 80) }, 0, lldp,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_IP, NO_VIP },
+	{ "two 802.1Q tags", { TCP4("10.0.0.100", 80), .vlan = 7 }, 0, second_tag,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_IP, NO_VIP },
+	{ "IPv4 fragment, MF set", { UDP4("10.0.0.100", 53), .frag_off = 0x2000 }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_FRAGMENT, NO_VIP },
+	{ "IPv4 fragment, offset != 0", { UDP4("10.0.0.100", 53), .frag_off = 0x0010 },
+	  0, NULL, XDP_PASS, CHLB_CNT_PASS_FRAGMENT, NO_VIP },
+	{ "IPv4 fragment, MF and offset", { TCP4("10.0.0.100", 80), .frag_off = 0x2001 },
+	  0, NULL, XDP_PASS, CHLB_CNT_PASS_FRAGMENT, NO_VIP },
+	{ "IPv6 fragment header", { UDP6("2001:db8::100", 53), .ext_hdr = 44 }, 0, NULL,
+	  XDP_PASS, CHLB_CNT_PASS_FRAGMENT, NO_VIP },
+	{ "IPv6 destination options header", { TCP6("2001:db8::100", 443), .ext_hdr = 60 },
+	  0, NULL, XDP_PASS, CHLB_CNT_PASS_OTHER_PROTO, NO_VIP },
+	{ "IPv4 version field 5", { TCP4("10.0.0.100", 80) }, 0, ip_version_5,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "IPv4 IHL 4", { TCP4("10.0.0.100", 80) }, 0, ip_ihl_4,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "IPv4 total length past the frame", { TCP4("10.0.0.100", 80) }, 0, ip_totlen_long,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "TCP data offset 4", { TCP4("10.0.0.100", 80) }, 0, tcp_doff_4,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "IPv6 payload length past the frame", { UDP6("2001:db8::100", 53) }, 0,
+	  ip6_paylen_long, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "VIP with zero backends", { TCP4("10.0.0.200", 80) }, 0, NULL,
+	  XDP_DROP, CHLB_CNT_DROP_NO_BACKEND, V4_EMPTY },
+	{ "VIP without a table", { TCP4("10.0.0.201", 80) }, 0, NULL,
+	  XDP_DROP, CHLB_CNT_DROP_NO_BACKEND, V4_NO_TABLE },
+	{ "VIP whose backend is not in use", { TCP4("10.0.0.202", 80) }, 0, NULL,
+	  XDP_DROP, CHLB_CNT_DROP_NO_BACKEND, V4_UNUSED_BE },
+};
+
+static int build_case(const struct xdp_case *c, __u8 *f, __u32 *len)
+{
+	ssize_t n;
+
+	n = c->arp ? pkt_build_arp("10.0.0.1", "10.0.0.100", f, PKT_MAX)
+		   : pkt_build(&c->spec, f, PKT_MAX);
+	if (n < 0)
+		return n;
+	*len = n;
+	if (c->mutate)
+		c->mutate(f, len);
+	return 0;
+}
+
+static void run_case(const struct xdp_case *c)
+{
+	struct expect e = { c->desc, c->verdict, c->reason, c->vip, CHLB_NO_BACKEND, 0 };
+	__u8 f[PKT_MAX];
+	__u32 len;
+
+	CHECK(build_case(c, f, &len) == 0, c->desc);
+	if (c->verdict == XDP_TX) {
+		e.bid = expected_backend(&c->spec, c->vip);
+		e.new_flow = c->spec.proto == IPPROTO_TCP &&
+			     c->spec.tcp_flags == PKT_TCP_SYN;
+		CHECK(e.bid < MAX_BACKENDS, c->desc);
+	}
+	check_frame(&e, f, len);
+}
+
+static void test_fixtures(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
+/* IHL 6 .. 15: options are skipped and the frame forwarded. */
+static void test_ipv4_options(void)
+{
+	struct xdp_case c = { "IPv4 options", { TCP4("10.0.0.100", 80), .payload_len = 9 },
+			      0, NULL, XDP_TX, CHLB_CNT_TX, V4_TCP };
+	int ihl;
+
+	for (ihl = 6; ihl <= 15; ihl++) {
+		c.spec.ip_opt_len = (ihl - 5) * 4;
+		c.spec.sport = 1000 + ihl;
+		run_case(&c);
+	}
+}
+
+/*
+ * Every truncation of valid VIP frames passes unmodified as malformed; the
+ * whole frame is forwarded. The kernel itself refuses test runs of frames
+ * shorter than an Ethernet header (-EINVAL): they never reach XDP.
+ */
+static void truncations_of(const struct xdp_case *c)
+{
+	struct expect pass = { c->desc, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP,
+			       CHLB_NO_BACKEND, 0 };
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+	__u32 len, l;
+
+	CU_ASSERT_FATAL(build_case(c, f, &len) == 0);
+	CU_ASSERT(len >= 74);
+	for (l = 0; l < 14; l++)
+		CHECK(xdp_run(prog_fd, f, l, &r) == -EINVAL, c->desc);
+	for (l = 14; l < len; l++)
+		check_frame(&pass, f, l);
+	run_case(c);
+}
+
+static void test_truncation(void)
+{
+	static const struct xdp_case full[] = {
+		{ "truncated TCP/IPv4", { TCP4("10.0.0.100", 80), .payload_len = 20 }, 0, NULL,
+		  XDP_TX, CHLB_CNT_TX, V4_TCP },
+		{ "truncated TCP/IPv6", { TCP6("2001:db8::100", 443) }, 0, NULL,
+		  XDP_TX, CHLB_CNT_TX, V6_TCP },
+		{ "truncated UDP/IPv4 with VLAN and options", { UDP4("10.0.0.100", 53),
+		  .vlan = 9, .ip_opt_len = 8, .payload_len = 20 }, 0, NULL,
+		  XDP_TX, CHLB_CNT_TX, V4_UDP },
+		{ "truncated UDP/IPv6 with VLAN", { UDP6("2001:db8::100", 53), .vlan = 9,
+		  .payload_len = 8 }, 0, NULL, XDP_TX, CHLB_CNT_TX, V6_UDP },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+		truncations_of(&full[i]);
+}
+
+/* ---- many flows: backend choice and exact counters ------------------------ */
+
+static __u64 rng_state = 0x9e3779b97f4a7c15ULL;
+
+static __u32 rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (__u32)(rng_state >> 16);
+}
+
+struct tally {
+	__u64 packets[MAX_BACKENDS];
+	__u64 bytes[MAX_BACKENDS];
+	__u64 syns[MAX_BACKENDS];
+};
+
+/* Run n random flows to VIP v; count where each must go. */
+static void run_flows(int v, int n, struct tally *t)
+{
+	struct pkt_spec s = { .family = vips[v].family, .proto = vips[v].proto,
+			      .dst = vips[v].addr, .dport = vips[v].port };
+	char src[64];
+	struct xdp_result r;
+	__u8 f[PKT_MAX], mac[6];
+	__u32 bid;
+	ssize_t len;
+	int i, ok = 1;
+
+	for (i = 0; i < n; i++) {
+		__u32 a = rnd();
+
+		if (s.family == 4)
+			snprintf(src, sizeof(src), "%u.%u.%u.%u", 1 + a % 223, a >> 8 & 255,
+				 a >> 16 & 255, a >> 24);
+		else
+			snprintf(src, sizeof(src), "2001:db8:%x::%x:%x", a & 0xffff, a >> 16, i);
+		s.src = src;
+		s.sport = 1024 + rnd() % 64000;
+		s.tcp_flags = rnd() % 2 ? PKT_TCP_SYN : PKT_TCP_ACK;
+		s.payload_len = rnd() % 200;
+		len = pkt_build(&s, f, sizeof(f));
+		bid = expected_backend(&s, v);
+		CU_ASSERT_FATAL(len > 0 && bid < MAX_BACKENDS);
+		CU_ASSERT_FATAL(xdp_run(prog_fd, f, len, &r) == 0);
+		backend_mac(bid, mac);
+		ok &= r.verdict == XDP_TX && !memcmp(r.out, mac, 6);
+		t->packets[bid]++;
+		t->bytes[bid] += len;
+		t->syns[bid] += s.proto == IPPROTO_TCP && s.tcp_flags == PKT_TCP_SYN;
+	}
+	CU_ASSERT(ok);
+}
+
+static void test_counters_many_flows(void)
+{
+	struct chlb_backend_stats before[MAX_BACKENDS], after[MAX_BACKENDS];
+	struct chlb_global_stats g0, g1;
+	struct tally t = { 0 };
+	__u64 total = 0;
+	__u32 id;
+
+	CU_ASSERT_FATAL(chlb_dp__global_stats(&dp, &g0) == 0);
+	for (id = 0; id < MAX_BACKENDS; id++)
+		CU_ASSERT_FATAL(chlb_dp__backend_stats(&dp, id, &before[id]) == 0);
+	run_flows(V4_TCP, 3000, &t);
+	run_flows(V4_UDP, 1000, &t);
+	run_flows(V6_TCP, 2000, &t);
+	run_flows(V6_UDP, 500, &t);
+	for (id = 0; id < MAX_BACKENDS; id++) {
+		CU_ASSERT_FATAL(chlb_dp__backend_stats(&dp, id, &after[id]) == 0);
+		CU_ASSERT_EQUAL(after[id].packets - before[id].packets, t.packets[id]);
+		CU_ASSERT_EQUAL(after[id].bytes - before[id].bytes, t.bytes[id]);
+		CU_ASSERT_EQUAL(after[id].new_flows - before[id].new_flows, t.syns[id]);
+		total += t.packets[id];
+	}
+	/* every backend of a multi-backend VIP got some of the flows */
+	for (id = 0; id < 7; id++)
+		CU_ASSERT(t.packets[id] > 0);
+	CU_ASSERT_FATAL(chlb_dp__global_stats(&dp, &g1) == 0);
+	CU_ASSERT_EQUAL(total, 6500);
+	CU_ASSERT_EQUAL(g1.counters[CHLB_CNT_TX] - g0.counters[CHLB_CNT_TX], total);
+	CU_ASSERT_EQUAL(g1.counters[CHLB_CNT_RX] - g0.counters[CHLB_CNT_RX], total);
+}
+
+/* ---- the dataplane API ----------------------------------------------------- */
+
+static void test_table_api(void)
+{
+	__u32 got[M], bad[M];
+
+	CU_ASSERT_EQUAL(chlb_dp__get_table(&dp, V4_TCP, got), 0);
+	CU_ASSERT(!memcmp(got, tables[V4_TCP], sizeof(got)));
+	CU_ASSERT_EQUAL(chlb_dp__get_table(&dp, V4_NO_TABLE, got), -ENOENT);
+	CU_ASSERT_EQUAL(chlb_dp__get_table(&dp, MAX_VIPS, got), -EINVAL);
+	memcpy(bad, tables[V4_TCP], sizeof(bad));
+	bad[M - 1] = MAX_BACKENDS;
+	CU_ASSERT_EQUAL(chlb_dp__set_table(&dp, V4_TCP, bad), -EINVAL);
+	CU_ASSERT_EQUAL(chlb_dp__set_table(&dp, MAX_VIPS, tables[V4_TCP]), -EINVAL);
+	/* a rejected table changed nothing */
+	CU_ASSERT_EQUAL(chlb_dp__get_table(&dp, V4_TCP, got), 0);
+	CU_ASSERT(!memcmp(got, tables[V4_TCP], sizeof(got)));
+	CU_ASSERT_EQUAL(chlb_dp__clear_table(&dp, V4_NO_TABLE), 0);
+}
+
+/* Clearing a table makes its VIP drop; setting it again restores it. */
+static void test_clear_table(void)
+{
+	const struct xdp_case *tcp4 = &cases[0];
+	struct xdp_case drop = *tcp4;
+	__u32 got[M];
+
+	drop.desc = "VIP after clear_table";
+	drop.verdict = XDP_DROP;
+	drop.reason = CHLB_CNT_DROP_NO_BACKEND;
+	CU_ASSERT_FATAL(chlb_dp__clear_table(&dp, V4_TCP) == 0);
+	CU_ASSERT_EQUAL(chlb_dp__get_table(&dp, V4_TCP, got), -ENOENT);
+	run_case(&drop);
+	CU_ASSERT_FATAL(chlb_dp__set_table(&dp, V4_TCP, tables[V4_TCP]) == 0);
+	run_case(tcp4);
+}
+
+static void test_vip_add_del(void)
+{
+	struct chlb_vip_info info = { .id = V4_TCP, .method = CHLB_METHOD_DSR };
+	struct xdp_case gone = cases[0];
+	struct chlb_vip_key key, unknown;
+
+	gone.desc = "deleted VIP";
+	gone.verdict = XDP_PASS;
+	gone.reason = CHLB_CNT_PASS_NOT_VIP;
+	gone.vip = NO_VIP;
+	pkt_vip_key(4, "10.0.0.100", 80, IPPROTO_TCP, &key);
+	pkt_vip_key(4, "10.9.9.9", 80, IPPROTO_TCP, &unknown);
+	CU_ASSERT_EQUAL(chlb_dp__vip_add(&dp, &key, &info), -EEXIST);
+	CU_ASSERT_EQUAL(chlb_dp__vip_del(&dp, &unknown), -ENOENT);
+	info.id = MAX_VIPS;
+	CU_ASSERT_EQUAL(chlb_dp__vip_add(&dp, &unknown, &info), -EINVAL);
+	CU_ASSERT_FATAL(chlb_dp__vip_del(&dp, &key) == 0);
+	run_case(&gone);
+	info.id = V4_TCP;
+	CU_ASSERT_FATAL(chlb_dp__vip_add(&dp, &key, &info) == 0);
+	run_case(&cases[0]);
+	/* the other VIPs were untouched by the index rebuilds */
+	run_case(&cases[3]);
+	run_case(&cases[4]);
+}
+
+/*
+ * Many VIPs on one port and address family fill the index's probe
+ * sequences; each must still be found, and non-VIPs still passed.
+ */
+static void test_vip_index_full(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 64, .max_backends = 4, .table_size = 7 };
+	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
+	struct chlb_backend be = { .flags = CHLB_BACKEND_F_IN_USE };
+	struct pkt_spec s = { TCP4("", 80) };
+	__u32 slots[7] = { 1, 1, 1, 1, 1, 1, 1 }, one = 1;
+	struct chlb_vip_key key;
+	struct xdp_result r;
+	struct chlb *sk = NULL;
+	struct chlb_dp d;
+	__u8 f[PKT_MAX];
+	char addr[32];
+	int i, fd, ok = 1;
+
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	fd = bpf_program__fd(sk->progs.chlb_xdp);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.backends_fd, &one, &be, BPF_ANY) == 0);
+	for (i = 0; i < 64; i++) {
+		snprintf(addr, sizeof(addr), "172.16.0.%d", i);
+		pkt_vip_key(4, addr, 80, IPPROTO_TCP, &key);
+		info.id = i;
+		CU_ASSERT_FATAL(chlb_dp__set_table(&d, i, slots) == 0);
+		CU_ASSERT_FATAL(chlb_dp__vip_add(&d, &key, &info) == 0);
+	}
+	for (i = 0; i < 128; i++) {
+		snprintf(addr, sizeof(addr), "172.16.0.%d", i);
+		s.dst = addr;
+		CU_ASSERT_FATAL(xdp_run(fd, f, pkt_build(&s, f, sizeof(f)), &r) == 0);
+		ok &= r.verdict == (i < 64 ? XDP_TX : XDP_PASS);
+	}
+	CU_ASSERT(ok);
+	chlb__destroy(sk);
+}
+
+/* Before any index exists, the program answers from chlb_vips itself. */
+static void test_vip_hash_fallback(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 4, .max_backends = 4, .table_size = 3 };
+	struct chlb_vip_info info = { .id = 2, .method = CHLB_METHOD_DSR };
+	struct chlb_backend be = { .flags = CHLB_BACKEND_F_IN_USE };
+	struct pkt_spec s = { UDP6("2001:db8::5", 53) };
+	__u32 slots[3] = { 3, 3, 3 }, three = 3;
+	struct chlb_vip_key key;
+	struct xdp_result r;
+	struct chlb *sk = NULL;
+	struct chlb_dp d;
+	__u8 f[PKT_MAX];
+	int fd;
+
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	fd = bpf_program__fd(sk->progs.chlb_xdp);
+	be.mac[0] = 0x42;
+	pkt_vip_key(6, "2001:db8::5", 53, IPPROTO_UDP, &key);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.backends_fd, &three, &be, BPF_ANY) == 0);
+	CU_ASSERT_FATAL(chlb_dp__set_table(&d, 2, slots) == 0);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.vips_fd, &key, &info, BPF_NOEXIST) == 0);
+	CU_ASSERT_FATAL(xdp_run(fd, f, pkt_build(&s, f, sizeof(f)), &r) == 0);
+	CU_ASSERT_EQUAL(r.verdict, XDP_TX);
+	CU_ASSERT_EQUAL(r.out[0], 0x42);
+	CU_ASSERT_FATAL(chlb_dp__vip_sync(&d) == 0);
+	CU_ASSERT_FATAL(xdp_run(fd, f, pkt_build(&s, f, sizeof(f)), &r) == 0);
+	CU_ASSERT_EQUAL(r.verdict, XDP_TX);
+	chlb__destroy(sk);
+}
+
+static void test_bad_opts(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 4, .max_backends = 4, .table_size = 0 };
+	struct chlb *sk = (struct chlb *)&opts;
+
+	CU_ASSERT_EQUAL(chlb_dp__load(&opts, &sk), -EINVAL);
+	CU_ASSERT_PTR_NULL(sk);
+	opts.table_size = CHLB_MAX_TABLE_SIZE + 1;
+	CU_ASSERT_EQUAL(chlb_dp__load(&opts, &sk), -EINVAL);
+	opts.table_size = 5;
+	opts.max_vips = 0;
+	CU_ASSERT_EQUAL(chlb_dp__load(&opts, &sk), -EINVAL);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "fixture table", test_fixtures },
+		{ "IPv4 options IHL 6..15", test_ipv4_options },
+		{ "truncations 0..len", test_truncation },
+		{ "counters after 6500 random flows", test_counters_many_flows },
+		{ "table get/set/validation", test_table_api },
+		{ "clear table drops, set restores", test_clear_table },
+		{ "VIP add/del keeps the index right", test_vip_add_del },
+		{ "64 VIPs in the index", test_vip_index_full },
+		{ "hash map fallback before an index", test_vip_hash_fallback },
+		{ "bad load options", test_bad_opts },
+	};
+	CU_pSuite suite;
+	size_t i;
+	int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("xdp", suite_init, suite_clean);
+	for (i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
+		CU_add_test(suite, tests[i].name, tests[i].fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
