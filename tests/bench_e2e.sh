@@ -33,6 +33,8 @@ UVIP=$TB_VIP4:$TB_UDP_PORT/udp
 # objects (it needs build/gen_tx.skel.h from the Makefile's BPF rules).
 build_gen() {
 	mkdir -p "$(dirname "$GEN")"
+	[ -f "$TB_BUILD/gen_tx.skel.h" ] ||
+		make --no-print-directory BUILD="$BUILD" "$BUILD/gen_tx.skel.h" || return 1
 	[ "$GEN" -nt tests/traffic/xdpgen.c ] && [ "$GEN" -nt "$TB_BUILD/gen_tx.skel.h" ] && return 0
 	${CC:-gcc} -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-I"$TB_BUILD" tests/traffic/xdpgen.c -o "$GEN" \
