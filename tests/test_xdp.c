@@ -8,10 +8,13 @@
  * the expected output is the input with only the MACs rewritten (XDP_TX)
  * or the input unchanged (XDP_PASS, XDP_DROP).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -668,6 +671,112 @@ static void test_vip_hash_fallback(void)
 	chlb__destroy(sk);
 }
 
+/* ---- pinned state -------------------------------------------------------- */
+
+#define PIN_PREFIX "/sys/fs/bpf/chlb-test-dp-"
+
+static void remove_pin_dir(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Pin directories of earlier runs whose process is gone. */
+static void remove_stale_pins(void)
+{
+	struct dirent *de;
+	char path[512];
+	DIR *d = opendir("/sys/fs/bpf");
+	long pid;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "chlb-test-dp-", 13))
+			continue;
+		pid = strtol(de->d_name + 13, NULL, 10);
+		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
+			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
+			remove_pin_dir(path);
+		}
+	}
+	closedir(d);
+}
+
+/* Run one TCP frame to 10.0.0.100:80 through a program; its verdict. */
+static __u32 verdict_of(int fd, __u8 *mac5)
+{
+	struct pkt_spec s = { TCP4("10.0.0.100", 80) };
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+
+	if (xdp_run(fd, f, pkt_build(&s, f, sizeof(f)), &r))
+		return ~0u;
+	*mac5 = r.out[5];
+	return r.verdict;
+}
+
+/*
+ * Maps pinned by name are found again by chlb_dp__open_pinned() and by a
+ * second load, which reuses them: the state outlives the loader.
+ */
+static void test_pinned(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 3, .max_backends = 5, .table_size = 11,
+				     .seed = 77, .if_mac = { 2, 0, 0, 0, 0, 9 } };
+	struct chlb_vip_info info = { .id = 2, .method = CHLB_METHOD_DSR };
+	struct chlb_backend be = { .flags = CHLB_BACKEND_F_IN_USE, .mac = { 2, 0, 0, 0, 0, 4 } };
+	__u32 slots[11] = { 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4 }, four = 4, zero = 0;
+	struct chlb *a = NULL, *b = NULL;
+	struct chlb_config cfg;
+	struct chlb_vip_key key;
+	struct chlb_dp pd;
+	char dir[64], missing[80];
+	__u8 mac5 = 0;
+
+	remove_stale_pins();
+	snprintf(dir, sizeof(dir), PIN_PREFIX "%d", (int)getpid());
+	snprintf(missing, sizeof(missing), "%s-missing", dir);
+	remove_pin_dir(dir);
+	opts.pin_dir = dir;
+	CU_ASSERT_EQUAL(chlb_dp__open_pinned(dir, &pd), -ENOENT);
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &a) == 0);
+	CU_ASSERT_FATAL(chlb_dp__open_pinned(dir, &pd) == 0);
+	CU_ASSERT(pd.table_size == 11 && pd.max_vips == 3 && pd.max_backends == 5);
+	CU_ASSERT(pd.owns_fds && pd.ncpus > 0);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(pd.config_fd, &zero, &cfg) == 0);
+	CU_ASSERT(cfg.seed == 77 && cfg.if_mac[5] == 9);
+	/* state written through the pins drives the loaded program */
+	pkt_vip_key(4, "10.0.0.100", 80, IPPROTO_TCP, &key);
+	CU_ASSERT(bpf_map_update_elem(pd.backends_fd, &four, &be, BPF_ANY) == 0);
+	CU_ASSERT(chlb_dp__set_table(&pd, 2, slots) == 0);
+	CU_ASSERT(chlb_dp__vip_add(&pd, &key, &info) == 0);
+	CU_ASSERT_EQUAL(verdict_of(bpf_program__fd(a->progs.chlb_xdp), &mac5), XDP_TX);
+	CU_ASSERT_EQUAL(mac5, 4);
+	/* a second load reuses the pinned maps, VIP, table and all */
+	chlb__destroy(a);
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &b) == 0);
+	CU_ASSERT_EQUAL(verdict_of(bpf_program__fd(b->progs.chlb_xdp), &mac5), XDP_TX);
+	CU_ASSERT_EQUAL(mac5, 4);
+	chlb__destroy(b);
+	chlb_dp__close(&pd);
+	CU_ASSERT_EQUAL(pd.vips_fd, -1);
+	remove_pin_dir(dir);
+	CU_ASSERT_EQUAL(access(dir, F_OK), -1);
+	CU_ASSERT_EQUAL(chlb_dp__open_pinned(missing, &pd), -ENOENT);
+}
+
 static void test_bad_opts(void)
 {
 	struct chlb_dp_opts opts = { .max_vips = 4, .max_backends = 4, .table_size = 0 };
@@ -698,6 +807,7 @@ int main(void)
 		{ "64 VIPs in the index", test_vip_index_full },
 		{ "hash map fallback before an index", test_vip_hash_fallback },
 		{ "bad load options", test_bad_opts },
+		{ "pinned maps found again", test_pinned },
 	};
 	CU_pSuite suite;
 	size_t i;
