@@ -121,7 +121,7 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 	if (bs) {
 		bs->packets++;
 		bs->bytes += bytes;
-		bs->new_flows += p->new_flow;
+		bs->new_flows += chlb_new_flow(p);
 	}
 	chlb_rewrite_macs(p->eth, be);
 	return CHLB_CNT_TX;
@@ -152,20 +152,24 @@ int chlb_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	struct chlb_vip_ports *ports;
 	union chlb_vip_words vk;
 	struct chlb_vip_info *vip;
 	struct chlb_pkt pkt;
+	__u32 zero = 0;
 	int reason;
 
 	reason = chlb_parse(data, end, &pkt);
 	if (reason)
 		goto out;
+	reason = CHLB_CNT_PASS_NOT_VIP;
+	ports = bpf_map_lookup_elem(&chlb_vip_ports, &zero);
+	if (!ports || (ports->synced && !chlb_vip_port_test(ports, bpf_ntohs(pkt.dport))))
+		goto out;
 	chlb_vip_key_of(&pkt, &vk.key);
 	vip = chlb_find_vip(&vk);
-	if (!vip) {
-		reason = CHLB_CNT_PASS_NOT_VIP;
+	if (!vip)
 		goto out;
-	}
 	reason = chlb_forward(&pkt, &vk.key, vip, end - data);
 out:
 	return chlb_count(reason);

@@ -43,6 +43,15 @@ struct {
 	__array(values, struct chlb_table);
 } chlb_tables SEC(".maps");
 
+/* Ports in use by VIPs: the first filter of the hot path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_vip_ports);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_vip_ports SEC(".maps");
+
 /* The hot path's copy of chlb_vips; see struct chlb_vip_slot. */
 struct chlb_vip_index_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

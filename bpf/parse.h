@@ -47,11 +47,10 @@ struct chlb_ethhdr {
 struct chlb_pkt {
 	struct chlb_ethhdr *eth;
 	void *l3;
-	__be16 sport;
+	void *l4;		/* a whole TCP or UDP header */
 	__be16 dport;
 	__u8 proto;
 	__u8 family;		/* enum chlb_family */
-	__u8 new_flow;		/* TCP SYN without ACK */
 };
 
 /* Ethernet and at most one 802.1Q tag; *proto is the L3 ethertype. */
@@ -125,30 +124,38 @@ static __always_inline int chlb_parse_ipv6(struct chlb_cursor *c,
 	return 0;
 }
 
-/* TCP or UDP ports; anything else (ICMP, ND, extension headers) passes. */
+/*
+ * TCP or UDP; anything else (ICMP, ND, extension headers) passes. Only the
+ * destination port is read here: the rest waits until a VIP matched.
+ */
 static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 					 struct chlb_pkt *p)
 {
 	struct tcphdr *th = c->pos;
 	struct udphdr *uh = c->pos;
 
+	p->l4 = c->pos;
 	if (p->proto == IPPROTO_TCP) {
 		if ((void *)(th + 1) > c->end || th->doff < 5)
 			return CHLB_CNT_PASS_MALFORMED;
-		p->sport = th->source;
 		p->dport = th->dest;
-		p->new_flow = th->syn && !th->ack;
 		return 0;
 	}
 	if (p->proto == IPPROTO_UDP) {
 		if ((void *)(uh + 1) > c->end)
 			return CHLB_CNT_PASS_MALFORMED;
-		p->sport = uh->source;
 		p->dport = uh->dest;
-		p->new_flow = 0;
 		return 0;
 	}
 	return CHLB_CNT_PASS_OTHER_PROTO;
+}
+
+/* A TCP SYN without ACK: the first packet of a new connection. */
+static __always_inline int chlb_new_flow(const struct chlb_pkt *p)
+{
+	const struct tcphdr *th = p->l4;
+
+	return p->proto == IPPROTO_TCP && th->syn && !th->ack;
 }
 
 /* The whole frame: 0 when it is TCP/UDP over IP, else the pass reason. */
@@ -202,7 +209,8 @@ static __always_inline void chlb_flow_key_of(const struct chlb_pkt *p,
 	else
 		__builtin_memcpy(k->src, &ip6->saddr, CHLB_ADDR_LEN);
 	__builtin_memcpy(k->dst, vk->addr, CHLB_ADDR_LEN);
-	k->sport = p->sport;
+	/* source port: the first field of both TCP and UDP headers */
+	k->sport = ((const struct udphdr *)p->l4)->source;
 	k->dport = p->dport;
 	k->proto = p->proto;
 	k->family = p->family;

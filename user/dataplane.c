@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -204,7 +205,7 @@ static void dp_init(struct chlb_dp *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->vips_fd = dp->tables_fd = dp->backends_fd = -1;
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
-	dp->vip_index_fd = -1;
+	dp->vip_index_fd = dp->vip_ports_fd = -1;
 }
 
 static int dp_ncpus(struct chlb_dp *dp)
@@ -224,6 +225,7 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->gstats_fd = bpf_map__fd(skel->maps.chlb_gstats);
 	dp->config_fd = bpf_map__fd(skel->maps.chlb_config);
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
+	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
 	dp->max_vips = bpf_map__max_entries(skel->maps.chlb_vips);
 	dp->max_backends = bpf_map__max_entries(skel->maps.chlb_backends);
 	dp->table_size = skel->rodata->table_size;
@@ -271,6 +273,7 @@ int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp)
 		{ CHLB_MAP_GSTATS, &dp->gstats_fd },
 		{ CHLB_MAP_CONFIG, &dp->config_fd },
 		{ CHLB_MAP_VIP_INDEX, &dp->vip_index_fd },
+		{ CHLB_MAP_VIP_PORTS, &dp->vip_ports_fd },
 	};
 	size_t i;
 	int err;
@@ -295,7 +298,7 @@ void chlb_dp__close(struct chlb_dp *dp)
 {
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
-		       &dp->config_fd, &dp->vip_index_fd };
+		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -388,8 +391,9 @@ static int dp_index_place(struct chlb_vip_slot *slots, __u32 size,
 	return -ENOSPC;	/* load <= 1/8 makes this all but impossible */
 }
 
-/* The index of every VIP in chlb_vips, built in memory. */
-static int dp_index_build(struct chlb_dp *dp, struct chlb_vip_slot *slots, __u32 size)
+/* The index and port filter of every VIP in chlb_vips, built in memory. */
+static int dp_index_build(struct chlb_dp *dp, struct chlb_vip_slot *slots, __u32 size,
+			  struct chlb_vip_ports *ports)
 {
 	struct chlb_vip_key key, *prev = NULL;
 	struct chlb_vip_info info;
@@ -401,34 +405,62 @@ static int dp_index_build(struct chlb_dp *dp, struct chlb_vip_slot *slots, __u32
 		err = dp_index_place(slots, size, &key, &info);
 		if (err)
 			return err;
+		chlb_vip_port_set(ports, ntohs(key.port));
 		prev = &key;
 	}
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int chlb_dp__vip_sync(struct chlb_dp *dp)
+/* Swap a complete new index into chlb_vip_index[0]. */
+static int dp_index_publish(struct chlb_dp *dp, struct chlb_vip_slot *slots, __u32 size)
 {
-	__u32 size = chlb_vip_index_size(dp->max_vips), zero = 0;
-	struct chlb_vip_slot *slots;
-	int fd = -1, err;
+	__u32 zero = 0;
+	int fd, err;
 
-	slots = calloc(size, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	err = dp_index_build(dp, slots, size);
-	if (err)
-		goto out;
 	fd = dp_create_vip_index(dp->max_vips);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
+	if (fd < 0)
+		return fd;
 	err = dp_map_copy(fd, slots, size, sizeof(*slots), 1);
 	if (!err && bpf_map_update_elem(dp->vip_index_fd, &zero, &fd, BPF_ANY))
 		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * The filter may only ever claim more ports than the live index holds,
+ * never fewer: widen it to old | new, swap the index, then narrow it to
+ * new. A frame read in between sees a superset and searches the index.
+ */
+int chlb_dp__vip_sync(struct chlb_dp *dp)
+{
+	__u32 size = chlb_vip_index_size(dp->max_vips), zero = 0, i;
+	struct chlb_vip_ports *ports = NULL, *wide = NULL;
+	struct chlb_vip_slot *slots;
+	int err = -ENOMEM;
+
+	slots = calloc(size, sizeof(*slots));
+	ports = calloc(1, sizeof(*ports));
+	wide = calloc(1, sizeof(*wide));
+	if (!slots || !ports || !wide)
+		goto out;
+	err = dp_index_build(dp, slots, size, ports);
+	if (!err && bpf_map_lookup_elem(dp->vip_ports_fd, &zero, wide))
+		err = -errno;
+	if (err)
+		goto out;
+	for (i = 0; i < 1024; i++)
+		wide->bits[i] |= ports->bits[i];
+	ports->synced = 1;
+	if (bpf_map_update_elem(dp->vip_ports_fd, &zero, wide, BPF_ANY))
+		err = -errno;
+	if (!err)
+		err = dp_index_publish(dp, slots, size);
+	if (!err && bpf_map_update_elem(dp->vip_ports_fd, &zero, ports, BPF_ANY))
+		err = -errno;
 out:
-	if (fd >= 0)
-		close(fd);
+	free(wide);
+	free(ports);
 	free(slots);
 	return err;
 }

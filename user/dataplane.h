@@ -31,6 +31,7 @@ struct chlb_dp {
 	int gstats_fd;
 	int config_fd;
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
+	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
 	__u32 max_vips;
 	__u32 max_backends;
 	__u32 table_size;
@@ -47,10 +48,10 @@ int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp);
 void chlb_dp__close(struct chlb_dp *dp);
 
 /*
- * VIPs. chlb_vips is the authoritative record; the XDP program searches
- * chlb_vip_index, a copy rebuilt whole from chlb_vips and swapped in one
- * step. Add and delete VIPs through these calls (not by writing vips_fd)
- * so the copy follows. vip_add fails with -EEXIST for a known key and
+ * VIPs. chlb_vips is the authoritative record; the XDP program filters on
+ * chlb_vip_ports and searches chlb_vip_index, both derived from chlb_vips
+ * by chlb_dp__vip_sync(). Add and delete VIPs through these calls (not by
+ * writing vips_fd) so the derived maps follow. vip_add fails with -EEXIST for a known key and
  * leaves chlb_vips as it was on any error; vip_del: -ENOENT if unknown.
  */
 int chlb_dp__vip_add(struct chlb_dp *dp, const struct chlb_vip_key *key,

@@ -34,6 +34,7 @@
 #define CHLB_MAP_GSTATS		"chlb_gstats"
 #define CHLB_MAP_CONFIG		"chlb_config"
 #define CHLB_MAP_VIP_INDEX	"chlb_vip_index"
+#define CHLB_MAP_VIP_PORTS	"chlb_vip_ports"
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -98,6 +99,27 @@ static __always_inline __u32 chlb_vip_index_size(__u32 max_vips)
 	while (n < max_vips * 8 && n < (1u << 24))
 		n <<= 1;
 	return n;
+}
+
+/*
+ * chlb_vip_ports: ARRAY with one entry, a bit per destination port that
+ * some VIP uses (any address, protocol, family). The XDP program passes a
+ * frame to any other port after one load, without searching for a VIP.
+ * Until userspace has synced it (synced == 0) the filter is off.
+ */
+struct chlb_vip_ports {
+	__u64 synced;
+	__u64 bits[65536 / 64];
+};
+
+static __always_inline int chlb_vip_port_test(const struct chlb_vip_ports *p, __u16 port)
+{
+	return (p->bits[(port >> 6) & 1023] >> (port & 63)) & 1;
+}
+
+static __always_inline void chlb_vip_port_set(struct chlb_vip_ports *p, __u16 port)
+{
+	p->bits[(port >> 6) & 1023] |= 1ULL << (port & 63);
 }
 
 /*
