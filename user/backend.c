@@ -55,7 +55,7 @@ static int open_target(struct target *t, bool must_exist)
 	if (!must_exist && id >= 0)
 		return cli_err(-EEXIST, "backend '%s' already in VIP '%s'", t->addr_text,
 			       t->vip_text);
-	return id;
+	return must_exist ? id : 0;
 }
 
 static void print_result(const char *action, struct target *t, int id)

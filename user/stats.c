@@ -153,9 +153,12 @@ struct val {
 	__u64 cur, prev;
 };
 
+/* Per second, to 0.001: more digits would be noise from the clock. */
 static double rate(const struct val *v, double dt)
 {
-	return v->cur >= v->prev && dt > 0 ? (v->cur - v->prev) / dt : 0;
+	double r = v->cur >= v->prev && dt > 0 ? (v->cur - v->prev) / dt : 0;
+
+	return (double)(long long)(r * 1000 + 0.5) / 1000;
 }
 
 static void json_vals(struct json_object *o, const struct val *v, int n, double dt)
@@ -235,7 +238,8 @@ static void print_json(const struct snap *s, const struct snap *p, double dt, bo
 	int i;
 
 	if (dt)
-		json_object_object_add(root, "interval", json_object_new_double(dt));
+		json_object_object_add(root, "interval",
+				       json_object_new_double((double)(long long)(dt * 1000 + 0.5) / 1000));
 	for (i = 0; i < s->nv; i++) {
 		const struct vsnap *vs = &s->v[i], *pv = prev_vip(p, vs);
 		struct val v[] = VIP_VALS(&vs->s, pv ? &pv->s : NULL);

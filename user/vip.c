@@ -26,6 +26,19 @@ static const char *method_name(__u32 m)
 	return m == CHLB_METHOD_DSR ? "dsr" : "unknown";
 }
 
+static void print_result(const char *action, const char *vip, __u32 id)
+{
+	struct json_object *o;
+
+	if (!cli.json)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "action", json_object_new_string(action));
+	json_object_object_add(o, "vip", json_object_new_string(vip));
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	cli_json_print(o);
+}
+
 static int vip_add(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--method", CLI_ARG_REQ), {} };
@@ -68,6 +81,8 @@ static int vip_add(int argc, char **argv)
 		cli_err(err, "cannot add VIP '%s': %s", text, strerror(-err));
 		chlb_dp__clear_table(&st.dp, id);
 	}
+	if (!err)
+		print_result("add", text, id);
 out:
 	state_close(&st);
 	return err;
@@ -109,6 +124,8 @@ static int vip_del(int argc, char **argv)
 	if (err)
 		cli_err(err, "VIP '%s' deleted, but cleaning up failed: %s", text,
 			strerror(-err));
+	else
+		print_result("del", text, id);
 out:
 	state_close(&st);
 	return err;

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The chlb CLI end to end, as root: attach to a veth in a namespace of our
+# own, every command with and without -j, bad inputs (exit 2, an Error:
+# line, state unchanged), neighbour resolution, two concurrent writers, a
+# second instance agreeing on checksums, detach leaving nothing pinned.
+set -u
+ID=$$
+cd "$(dirname "$0")/../.."
+. tests/sh/cli_lib.bash
+need_root
+remove_stale
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+make_topology || { echo "FAIL: topology"; exit 1; }
+
+V4=10.0.0.100:80/tcp
+V6='[2001:db8::1]:443/udp'
+
+# ---- attach and the commands, plain and -j ---------------------------------
+
+run attach v0
+check "attach v0 (native)" [ "$rc" -eq 0 ]
+run -j status
+check "status -j is JSON with v0 attached" [ "$rc" -eq 0 -a \
+	"$(jq_py "$out" 'd["interface"], d["attached"], d["xdp_mode"]')" = "v0 True native" ]
+ip -n "$NS" neigh add 10.9.0.20 lladdr 02:00:00:00:00:20 dev v0 nud permanent
+ip -n "$NS" neigh add 2001:db8:9::20 lladdr 02:00:00:00:00:21 dev v0 nud permanent
+
+# Each line: a command that must succeed plain and as valid JSON with -j.
+# State-changing commands are given in pairs (plain, then -j on another object).
+plain_json() {
+	local name=$1; shift
+	run "$@"
+	if [ "$rc" -ne 0 ] || [ -n "$err" ]; then ko "$name" "rc=$rc $err"; return; fi
+	run -j "$@"
+	if [ "$rc" -ne 0 ] || ! is_json "$out"; then ko "$name -j" "rc=$rc $out"; return; fi
+	run -p "$@"
+	if [ "$rc" -ne 0 ] || ! is_json "$out"; then ko "$name -p" "rc=$rc"; return; fi
+	ok "$name (plain, -j, -p)"
+}
+change() {
+	local name=$1 flag=$2; shift 2
+	run $flag "$@"
+	if [ "$rc" -ne 0 ]; then ko "$name $flag" "rc=$rc $err"; return; fi
+	if [ -n "$flag" ] && ! is_json "$out"; then ko "$name $flag: JSON" "$out"; return; fi
+	ok "$name ${flag:-(plain)}"
+}
+
+change "vip add v4" "" vip add $V4
+change "vip add v6" -j vip add "$V6" --method dsr
+change "vip add v4 udp" -j vip add 10.0.0.100:53/udp
+change "backend add --mac" "" backend add $V4 10.9.0.10 --mac 02:00:00:00:00:10
+change "backend add --weight --mac" -j backend add $V4 10.9.0.11 --weight 3 --mac 02:00:00:00:00:11
+change "backend add (static neighbour)" "" backend add $V4 10.9.0.20
+change "backend add (neighbour resolved by probing)" -j backend add $V4 10.9.0.2
+peer_mac=$(ip -n "$PEER" -br link show v1 | awk '{print $3}')
+check "probed MAC is the peer's ($peer_mac)" [ "$(jq_py "$out" 'd["mac"]')" = "$peer_mac" ]
+change "backend add v6 (static neighbour)" "" backend add "$V6" 2001:db8:9::20
+change "backend add v6 (probing)" -j backend add "$V6" 2001:db8:9::2 --weight 2
+change "backend add udp" "" backend add 10.0.0.100:53/udp 10.9.0.10 --mac 02:00:00:00:00:10
+change "backend set --weight" "" backend set $V4 10.9.0.20 --weight 2
+change "backend set --drain" -j backend set $V4 10.9.0.10 --drain
+change "backend set --undrain" "" backend set $V4 10.9.0.10 --undrain
+change "backend set --drain again" "" backend set $V4 10.9.0.10 --drain
+plain_json "status" status
+plain_json "vip list" vip list
+plain_json "backend list" backend list
+plain_json "backend list VIP" backend list "$V6"
+plain_json "stats" stats
+plain_json "stats VIP" stats $V4
+plain_json "lookup v4" lookup $V4 192.0.2.7:40000
+plain_json "lookup v6" lookup "$V6" '[2001:db8:77::7]:40000'
+plain_json "route" route $V4 user:1234
+for cmd in "attach" "detach" "status" "vip" "vip add" "backend" "backend set" "stats" \
+	"lookup" "route"; do
+	run $cmd --help
+	check "$cmd --help" [ "$rc" -eq 0 -a -n "$out" ]
+done
+run --help
+check "chlb --help" [ "$rc" -eq 0 -a -n "$out" ]
+run --version
+check "chlb --version" [ "$rc" -eq 0 -a -n "$out" ]
+
+# The draining backend owns no slots; shares follow weights 1:2:3 for the rest.
+run -j backend list $V4
+check "backend list: draining has 0 slots, slots sum to M" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); b = {x["address"]: x for x in d["backends"]}
+assert b["10.9.0.10"]["state"] == "draining" and b["10.9.0.10"]["slots"] == 0
+assert sum(x["slots"] for x in d["backends"]) == d["table_size"]
+s = {a: b[a]["slots"] / d["table_size"] for a in ("10.9.0.2", "10.9.0.20", "10.9.0.11")}
+assert abs(s["10.9.0.2"] - 1/6) < 0.03 and abs(s["10.9.0.20"] - 2/6) < 0.03, s
+assert abs(s["10.9.0.11"] - 3/6) < 0.03, s
+' "$out"
+
+# lookup agrees with the live table the data plane reads.
+run -j lookup $V4 192.0.2.7:40000
+lk=$out
+run -j backend list $V4
+check "lookup names an active backend of the VIP" python3 -c '
+import json, sys
+l = json.loads(sys.argv[1]); b = json.loads(sys.argv[2])["backends"]
+assert any(x["address"] == l["backend"] and x["state"] == "active" and x["id"] == l["backend_id"]
+           for x in b), (l, b)
+' "$lk" "$out"
+
+# stats --watch: rates until SIGINT; with -j one JSON object per line.
+wf=$(mktemp)
+# nsenter execs chlb, so $! is chlb itself.
+nsenter --net="/run/netns/$NS" "$CHLB" -d "$PIN" -j stats --watch 0.2 >"$wf" 2>&1 &
+wpid=$!
+PIDS+=("$wpid")
+sleep 1
+kill -INT "$wpid"
+wait "$wpid"
+wrc=$?
+check "stats --watch -j: JSON lines, exit 0 on SIGINT" python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) >= 2 and all("interval" in json.loads(l) for l in lines), lines
+' "$wf"
+check "stats --watch exit status" [ "$wrc" -eq 0 ]
+nsenter --net="/run/netns/$NS" "$CHLB" -d "$PIN" stats --watch 0.2 >"$wf" 2>&1 &
+wpid=$!
+PIDS+=("$wpid")
+sleep 0.7
+kill -INT "$wpid"
+wait "$wpid"
+check "stats --watch (plain) prints rates" grep -q "PACKETS/S" "$wf"
+rm -f "$wf"
+
+# ---- bad input: exit 2, one Error: line, JSON error, nothing changed ----------
+
+dump() { c -j status; c -j vip list; c -j backend list; }
+before=$(dump)
+nbad=0
+bad() {
+	local name=$1; shift
+	nbad=$((nbad + 1))
+	run "$@"
+	if [ "$rc" -ne 2 ] || [ "$(grep -c '^Error: ' <<<"$err")" -ne 1 ] ||
+		[ "$(wc -l <<<"$err")" -ne 1 ]; then
+		ko "bad input: $name" "rc=$rc stderr=$err"
+		return
+	fi
+	run -j "$@"
+	if [ "$rc" -ne 2 ] || ! jq_py "$out" 'd["error"]' >/dev/null 2>&1; then
+		ko "bad input -j: $name" "rc=$rc out=$out"
+		return
+	fi
+	ok "bad input: $name -> ${err#Error: }"
+}
+M=--mac
+bad "IPv4 octet" vip add 10.0.0.256:80/tcp
+bad "leading zero" vip add 010.0.0.1:80/tcp
+bad "short IPv4" vip add 10.0.1:80/tcp
+bad "bad IPv6" vip add '[2001:db8::g]:80/tcp'
+bad "IPv6 without brackets" vip add 2001:db8::1:80/tcp
+bad "IPv4 in brackets" vip add '[10.0.0.1]:80/tcp'
+bad "prefix, not address" vip add 10.0.0.0/24:80/tcp
+bad "port 0" vip add 10.0.0.1:0/tcp
+bad "port 65536" vip add 10.0.0.1:65536/tcp
+bad "port with leading zero" vip add 10.0.0.1:080/tcp
+bad "port not a number" vip add 10.0.0.1:http/tcp
+bad "protocol icmp" vip add 10.0.0.1:80/icmp
+bad "no protocol" vip add 10.0.0.1:80
+bad "no port" vip add 10.0.0.1/tcp
+bad "empty VIP" vip add ''
+bad "duplicate VIP" vip add $V4
+bad "unknown method" vip add 10.0.0.9:80/tcp --method nat
+bad "missing VIP" vip add
+bad "unknown option" vip add 10.0.0.9:80/tcp --frob
+bad "unknown VIP (del)" vip del 10.0.0.99:80/tcp
+bad "extra argument" vip del $V4 extra
+bad "bad backend address" backend add $V4 10.9.0.300 $M 02:00:00:00:00:30
+bad "backend address with port" backend add $V4 10.9.0.30:80 $M 02:00:00:00:00:30
+bad "weight 0" backend add $V4 10.9.0.30 --weight 0 $M 02:00:00:00:00:30
+bad "weight 257" backend add $V4 10.9.0.30 --weight 257 $M 02:00:00:00:00:30
+bad "weight -1" backend add $V4 10.9.0.30 --weight -1 $M 02:00:00:00:00:30
+bad "weight abc" backend add $V4 10.9.0.30 --weight abc $M 02:00:00:00:00:30
+bad "weight missing value" backend add $V4 10.9.0.30 $M 02:00:00:00:00:30 --weight
+bad "short MAC" backend add $V4 10.9.0.30 $M 02:00:00:00:00
+bad "MAC not hex" backend add $V4 10.9.0.30 $M zz:00:00:00:00:30
+bad "MAC with dashes" backend add $V4 10.9.0.30 $M 02-00-00-00-00-30
+bad "broadcast MAC" backend add $V4 10.9.0.30 $M ff:ff:ff:ff:ff:ff
+bad "zero MAC" backend add $V4 10.9.0.30 $M 00:00:00:00:00:00
+bad "duplicate backend" backend add $V4 10.9.0.11 $M 02:00:00:00:00:11
+bad "backend of unknown VIP" backend add 10.0.0.99:80/tcp 10.9.0.30 $M 02:00:00:00:00:30
+bad "missing backend address" backend add $V4
+bad "option given twice" backend add $V4 10.9.0.30 --weight 2 --weight 3 $M 02:00:00:00:00:30
+bad "unknown backend (del)" backend del $V4 10.9.0.99
+bad "unknown backend (set)" backend set $V4 10.9.0.99 --weight 2
+bad "set without change" backend set $V4 10.9.0.11
+bad "drain and undrain" backend set $V4 10.9.0.11 --drain --undrain
+bad "set weight 300" backend set $V4 10.9.0.11 --weight 300
+bad "list of unknown VIP" backend list 10.0.0.99:80/tcp
+bad "unknown backend command" backend frob
+bad "unknown command" frobnicate
+bad "unknown global option" --frob status
+bad "missing command" vip
+bad "lookup without port" lookup $V4 192.0.2.7
+bad "lookup family mismatch" lookup $V4 '[2001:db8::7]:5'
+bad "lookup unknown VIP" lookup 10.0.0.99:80/tcp 192.0.2.7:5
+bad "route unknown VIP" route 10.0.0.99:80/tcp key
+bad "route missing key" route $V4
+bad "stats bad interval" stats --watch 0
+bad "stats unknown VIP" stats 10.0.0.99:80/tcp
+bad "attach when attached" attach v0
+bad "attach to missing interface" -d "${PIN}x1" attach nosuchdev0
+bad "attach bad XDP mode" -d "${PIN}x1" attach w0 --xdp-mode turbo
+bad "attach table size 0" -d "${PIN}x1" attach w0 --table-size 0
+bad "attach too many vnodes" -d "${PIN}x1" attach w0 --vnodes 100000
+bad "attach bad seed" -d "${PIN}x1" attach w0 --seed xyz
+bad "attach unknown algorithm" -d "${PIN}x1" attach w0 --algo nosuch
+bad "not attached (status)" -d "${PIN}x1" status
+bad "not attached (backend add)" -d "${PIN}x1" backend add $V4 10.9.0.30 $M 02:00:00:00:00:30
+bad "not attached (detach)" -d "${PIN}x1" detach
+check "at least 30 bad inputs tested ($nbad)" [ "$nbad" -ge 30 ]
+check "bad inputs changed nothing" [ "$before" = "$(dump)" ]
+check "failed attaches left no pin directory" [ ! -e "${PIN}x1" ]
+check "failed attaches left w0 without XDP" \
+	bash -c "! ip -n $NS link show w0 | grep -q xdp"
+
+# A MAC that cannot be resolved is a run-time failure (1) naming the address.
+run backend add $V4 10.9.0.123
+check "unresolvable MAC: exit 1, names the address" \
+	[ "$rc" -eq 1 -a "$(grep -c '^Error: .*10\.9\.0\.123' <<<"$err")" -eq 1 ]
+check "unresolvable MAC changed nothing" [ "$before" = "$(dump)" ]
+
+# ---- two writers at once: exactly 200, the table consistent ------------------
+
+VC=10.0.0.50:80/tcp
+c vip add $VC
+writer() {
+	local i rcs=0
+	for i in $(seq 1 100); do
+		c backend add $VC "10.50.$1.$i" --mac "02:00:00:00:$(printf %02x "$1"):$(printf %02x "$i")" ||
+			rcs=1
+	done
+	return $rcs
+}
+writer 1 & w1=$!
+writer 2 & w2=$!
+PIDS+=("$w1" "$w2")
+wait "$w1"; r1=$?
+wait "$w2"; r2=$?
+check "concurrent writers: every add succeeded" [ "$r1" -eq 0 -a "$r2" -eq 0 ]
+run -j backend list $VC
+check "concurrent writers: exactly 200 backends, every slot owned by one" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); b = d["backends"]
+assert len(b) == 200, len(b)
+assert len({x["address"] for x in b}) == 200 and len({x["id"] for x in b}) == 200
+assert sum(x["slots"] for x in b) == d["table_size"], sum(x["slots"] for x in b)
+assert all(x["slots"] > 0 for x in b)
+' "$out"
+
+# ---- same configuration, another instance: same checksums --------------------
+
+P2=${PIN}x2
+c2() { nsenter --net="/run/netns/$NS" "$CHLB" -d "$P2" "$@"; }
+seed=$(c -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["seed"])')
+c2 attach w0 --seed "$seed" >/dev/null && c2 vip add $V4 && c2 vip add 10.0.0.99:80/tcp &&
+	c2 backend add $V4 10.9.0.20 --weight 2 --mac 02:00:00:00:00:99 &&
+	c2 backend add $V4 10.9.0.10 --mac 02:00:00:00:00:10 &&
+	c2 backend add $V4 10.9.0.2 --mac 02:00:00:00:00:02 &&
+	c2 backend add $V4 10.9.0.11 --weight 3 --mac 02:00:00:00:00:11 &&
+	c2 backend set $V4 10.9.0.10 --drain
+check "second instance configured in another order" [ $? -eq 0 ]
+sum1=$(c -j status | python3 -c 'import json,sys; print([v["checksum"] for v in json.load(sys.stdin)["vips"] if v["vip"] == sys.argv[1]])' $V4)
+sum2=$(c2 -j status | python3 -c 'import json,sys; print([v["checksum"] for v in json.load(sys.stdin)["vips"] if v["vip"] == sys.argv[1]])' $V4)
+check "same configuration, same table checksum ($sum1)" [ "$sum1" = "$sum2" -a "$sum1" != "[]" ]
+c2 detach >/dev/null
+
+# ---- removal -----------------------------------------------------------------
+
+change "backend del" "" backend del $V4 10.9.0.20
+change "backend del -j" -j backend del $V4 10.9.0.11
+run -j backend list $V4
+check "deleted backends are gone" [ "$(jq_py "$out" 'sorted(x["address"] for x in d["backends"])')" = "['10.9.0.10', '10.9.0.2']" ]
+change "vip del (with backends)" "" vip del $VC
+run -j status
+check "vip del removed its 200 backends" [ "$(jq_py "$out" 'd["backends_used"]')" -eq 5 ]
+change "vip del -j" -j vip del "$V6"
+c backend del $V4 10.9.0.2 && c backend del $V4 10.9.0.10
+run -j lookup $V4 192.0.2.7:40000
+check "zero backends: lookup says drop" [ "$rc" -eq 0 -a "$(jq_py "$out" 'd["backend"]')" = "None" ]
+run detach
+check "detach" [ "$rc" -eq 0 ]
+check "detach left nothing under the pin directory" [ ! -e "$PIN" ]
+check "detach removed XDP from v0" bash -c "! ip -n $NS link show v0 | grep -q xdp"
+run -j attach v0 --xdp-mode skb
+check "attach -j in skb mode after detach" [ "$rc" -eq 0 ] && is_json "$out"
+run -j detach
+check "detach -j" [ "$rc" -eq 0 ] && is_json "$out"
+check "nothing pinned after the second detach" [ ! -e "$PIN" ]
+
+finish
