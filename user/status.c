@@ -57,22 +57,30 @@ static __u64 map_memlock(int fd)
 	return v;
 }
 
-/* Inner tables hang off chlb_tables by id; add theirs when we can see them. */
-static __u64 tables_memory(struct state *st)
+/* The inner map at outer[key] of a map-in-map, found by its id; 0 if none. */
+static __u64 inner_memory(int outer_fd, __u32 key)
 {
 	__u64 sum = 0;
 	__u32 inner;
-	int i, fd;
+	int fd;
 
-	for (i = 0; i < st->nvips; i++) {
-		if (bpf_map_lookup_elem(st->dp.tables_fd, &st->vips[i].info.id, &inner))
-			continue;
-		fd = bpf_map_get_fd_by_id(inner);
-		if (fd < 0)
-			continue;
-		sum += map_memlock(fd);
-		close(fd);
-	}
+	if (bpf_map_lookup_elem(outer_fd, &key, &inner))
+		return 0;
+	fd = bpf_map_get_fd_by_id(inner);
+	if (fd < 0)
+		return 0;
+	sum = map_memlock(fd);
+	close(fd);
+	return sum;
+}
+
+static __u64 tables_memory(struct state *st)
+{
+	__u64 sum = 0;
+	int i;
+
+	for (i = 0; i < st->nvips; i++)
+		sum += inner_memory(st->dp.tables_fd, st->vips[i].info.id);
 	return sum;
 }
 
@@ -80,13 +88,14 @@ static __u64 memory_used(struct state *st)
 {
 	const struct chlb_dp *d = &st->dp;
 	int fds[] = { d->vips_fd,   d->tables_fd, d->backends_fd, d->bstats_fd,
-		      d->vstats_fd, d->gstats_fd, d->config_fd };
+		      d->vstats_fd, d->gstats_fd, d->config_fd, d->vip_index_fd,
+		      d->vip_ports_fd };
 	__u64 sum = 0;
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		sum += map_memlock(fds[i]);
-	return sum + tables_memory(st);
+	return sum + inner_memory(d->vip_index_fd, 0) + tables_memory(st);
 }
 
 static int vip_checksum(struct state *st, __u32 vip_id, uint64_t *sum)

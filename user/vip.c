@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 
 #include "cli.h"
 #include "parse.h"
@@ -76,7 +75,7 @@ static int vip_add(int argc, char **argv)
 		err = state_apply(&st, id);
 	if (err)
 		goto out;
-	err = bpf_map_update_elem(st.dp.vips_fd, &key, &info, BPF_NOEXIST);
+	err = chlb_dp__vip_add(&st.dp, &key, &info);
 	if (err) {
 		cli_err(err, "cannot add VIP '%s': %s", text, strerror(-err));
 		chlb_dp__clear_table(&st.dp, id);
@@ -107,7 +106,7 @@ static int vip_del(int argc, char **argv)
 		goto out;
 	/* Stop matching first, then take the table and backends away. */
 	id = vip->info.id;
-	err = bpf_map_delete_elem(st.dp.vips_fd, &vip->key);
+	err = chlb_dp__vip_del(&st.dp, &vip->key);
 	if (err) {
 		cli_err(err, "cannot delete VIP '%s': %s", text, strerror(-err));
 		goto out;
