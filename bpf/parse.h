@@ -28,6 +28,9 @@ struct chlb_vlan_hdr {
 	__be16 encap_proto;
 };
 
+/* Failure branches: keeps the reason codes out of the fall-through path. */
+#define chlb_unlikely(x) __builtin_expect(!!(x), 0)
+
 struct chlb_cursor {
 	void *pos;
 	void *end;
@@ -60,7 +63,7 @@ static __always_inline int chlb_parse_eth(struct chlb_cursor *c,
 	struct chlb_ethhdr *eth = c->pos;
 	struct chlb_vlan_hdr *vh;
 
-	if ((void *)(eth + 1) > c->end)
+	if (chlb_unlikely((void *)(eth + 1) > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
 	p->eth = eth;
 	*proto = eth->proto;
@@ -68,7 +71,7 @@ static __always_inline int chlb_parse_eth(struct chlb_cursor *c,
 	if (*proto != bpf_htons(ETH_P_8021Q))
 		return 0;
 	vh = c->pos;
-	if ((void *)(vh + 1) > c->end)
+	if (chlb_unlikely((void *)(vh + 1) > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
 	*proto = vh->encap_proto;
 	c->pos = vh + 1;
@@ -83,16 +86,17 @@ static __always_inline int chlb_parse_ipv4(struct chlb_cursor *c,
 					   struct chlb_pkt *p)
 {
 	struct iphdr *ip = c->pos;
-	__u32 hlen, tot;
+	__u32 vihl, hlen, tot;
 
-	if ((void *)(ip + 1) > c->end)
+	if (chlb_unlikely((void *)(ip + 1) > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
-	hlen = ip->ihl * 4;
+	/* version 4 and IHL >= 5 <=> the first byte is 0x45 .. 0x4f */
+	vihl = *(__u8 *)ip;
+	hlen = (vihl & 0xf) * 4;
 	tot = bpf_ntohs(ip->tot_len);
-	if (ip->version != 4 || hlen < sizeof(*ip) || tot < hlen ||
-	    c->pos + tot > c->end)
+	if (chlb_unlikely(vihl - 0x45 > 0x4f - 0x45 || tot < hlen || c->pos + tot > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
-	if (ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET))
+	if (chlb_unlikely(ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET)))
 		return CHLB_CNT_PASS_FRAGMENT;
 	p->l3 = ip;
 	p->proto = ip->protocol;
@@ -110,12 +114,12 @@ static __always_inline int chlb_parse_ipv6(struct chlb_cursor *c,
 {
 	struct ipv6hdr *ip6 = c->pos;
 
-	if ((void *)(ip6 + 1) > c->end)
+	if (chlb_unlikely((void *)(ip6 + 1) > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
-	if (ip6->version != 6 ||
-	    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+	if (chlb_unlikely(ip6->version != 6 ||
+			  (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
-	if (ip6->nexthdr == CHLB_NEXTHDR_FRAGMENT)
+	if (chlb_unlikely(ip6->nexthdr == CHLB_NEXTHDR_FRAGMENT))
 		return CHLB_CNT_PASS_FRAGMENT;
 	p->l3 = ip6;
 	p->proto = ip6->nexthdr;
@@ -136,13 +140,13 @@ static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 
 	p->l4 = c->pos;
 	if (p->proto == IPPROTO_TCP) {
-		if ((void *)(th + 1) > c->end || th->doff < 5)
+		if (chlb_unlikely((void *)(th + 1) > c->end || th->doff < 5))
 			return CHLB_CNT_PASS_MALFORMED;
 		p->dport = th->dest;
 		return 0;
 	}
 	if (p->proto == IPPROTO_UDP) {
-		if ((void *)(uh + 1) > c->end)
+		if (chlb_unlikely((void *)(uh + 1) > c->end))
 			return CHLB_CNT_PASS_MALFORMED;
 		p->dport = uh->dest;
 		return 0;
