@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include "cli.h"
+#include "lookup.h"
 #include "parse.h"
 #include "state.h"
 
@@ -33,6 +34,25 @@ static void flow_key(const struct chlb_vip_key *vip, const struct chlb_addr *cli
 	k->dport = vip->port;
 	k->proto = vip->proto;
 	k->family = vip->family;
+}
+
+int lookup_flow(struct state *st, const struct state_vip *vip, struct chlb_ring *ring,
+		const struct chlb_addr *client, __u16 cport, struct lookup_result *r)
+{
+	struct chlb_flow_key k;
+	int err;
+
+	flow_key(&vip->key, client, cport, &k);
+	r->hash = chlb_flow_hash(&k, st->cfg.seed);
+	r->slot = chlb_hash_to_slot(r->hash, st->cfg.table_size);
+	r->id = -1;
+	err = chlb_ring__lookup_hash(ring, r->hash, &r->backend);
+	if (err == -CHLB_ERR_NO_BACKENDS)
+		return 0;
+	if (err)
+		return err;
+	r->id = state_find_backend(st, vip->info.id, &r->backend);
+	return r->id < 0 ? -EIO : 0;
 }
 
 static void print_choice(struct state *st, const char *vip, struct json_object *extra,
@@ -62,8 +82,7 @@ static void print_choice(struct state *st, const char *vip, struct json_object *
 		printf("%s -> no active backend: the data plane drops it\n", what);
 }
 
-/* The VIP's ring; the caller frees it. */
-static int open_ring(struct state *st, const char *text, struct state_vip **vip,
+int lookup_open_ring(struct state *st, const char *text, struct state_vip **vip,
 		     struct chlb_ring **ring)
 {
 	int err = state_open(st, false);
@@ -79,14 +98,13 @@ int do_lookup(int argc, char **argv)
 {
 	static const char *const names[] = { "VIP", "CLIENT_ADDR:CLIENT_PORT" };
 	struct chlb_ring *ring = NULL;
+	struct state st = { .lock_fd = -1 };
+	struct lookup_result r;
 	struct chlb_vip_key key;
-	struct chlb_flow_key k;
-	struct chlb_addr client, backend;
+	struct chlb_addr client;
 	struct state_vip *vip;
 	struct json_object *o;
-	struct state st = { .lock_fd = -1 };
 	const char *pos[2];
-	__u32 hash, slot;
 	__u16 cport;
 	int n, err;
 
@@ -98,23 +116,19 @@ int do_lookup(int argc, char **argv)
 	if (chlb_addr_is_v4(&client) != (key.family == CHLB_FAMILY_INET))
 		return cli_err(-EINVAL, "client '%s' and VIP '%s' are of different families",
 			       pos[1], pos[0]);
-	err = open_ring(&st, pos[0], &vip, &ring);
+	err = lookup_open_ring(&st, pos[0], &vip, &ring);
 	if (err)
 		goto out;
-	flow_key(&vip->key, &client, cport, &k);
-	hash = chlb_flow_hash(&k, st.cfg.seed);
-	slot = chlb_hash_to_slot(hash, st.cfg.table_size);
-	err = chlb_ring__lookup_hash(ring, hash, &backend);
-	if (err && err != -CHLB_ERR_NO_BACKENDS) {
+	err = lookup_flow(&st, vip, ring, &client, cport, &r);
+	if (err) {
 		cli_err(err, "lookup failed: %s", chlb_strerror(err));
 		goto out;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "client", json_object_new_string(pos[1]));
-	json_object_object_add(o, "hash", json_object_new_int64(hash));
-	json_object_object_add(o, "slot", json_object_new_int64(slot));
-	print_choice(&st, pos[0], o, err ? NULL : &backend, vip->info.id, pos[1]);
-	err = 0;
+	json_object_object_add(o, "hash", json_object_new_int64(r.hash));
+	json_object_object_add(o, "slot", json_object_new_int64(r.slot));
+	print_choice(&st, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, pos[1]);
 out:
 	chlb_ring__free(ring);
 	state_close(&st);
@@ -135,7 +149,7 @@ int do_route(int argc, char **argv)
 	err = cli_args(argc, argv, NULL, pos, 2, 2, names, &n);
 	if (err)
 		return err == CLI_HELP ? lookup_help() : err;
-	err = open_ring(&st, pos[0], &vip, &ring);
+	err = lookup_open_ring(&st, pos[0], &vip, &ring);
 	if (err)
 		goto out;
 	err = chlb_ring__route(ring, pos[1], strlen(pos[1]), &backend);

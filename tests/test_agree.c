@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `chlb lookup` must predict the data plane exactly. In a network namespace
+ * of its own, the test attaches chlb to lo through the real command code,
+ * configures VIPs and backends with it, then for 10,000 random five-tuples
+ * per VIP runs a frame through the pinned program (BPF_PROG_TEST_RUN) and
+ * compares the backend whose MAC it wrote with lookup_flow(), the function
+ * behind `chlb lookup`. A sample also goes through the chlb binary itself.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <linux/bpf.h>
+#include <CUnit/Basic.h>
+
+#include "../user/cli.h"
+#include "../user/lookup.h"
+#include "helpers/pkt.h"
+
+#define PIN_PREFIX "chlb-agree-"
+#define TUPLES 10000
+#define BINARY_EVERY 100	/* every 100th tuple also via `chlb lookup -j` */
+
+static char pin_dir[128];
+static int prog_fd = -1;
+
+struct vip_case {
+	const char *vip;	/* as on the command line */
+	int family;
+	__u8 proto;
+	const char *addr;
+	__u16 port;
+	int nbackends;		/* 0: every packet must be dropped */
+};
+
+static const struct vip_case cases[] = {
+	{ "10.0.0.100:80/tcp", 4, IPPROTO_TCP, "10.0.0.100", 80, 10 },
+	{ "[2001:db8::1]:443/udp", 6, IPPROTO_UDP, "2001:db8::1", 443, 8 },
+	{ "10.0.0.100:53/udp", 4, IPPROTO_UDP, "10.0.0.100", 53, 1 },
+	{ "10.0.0.101:80/tcp", 4, IPPROTO_TCP, "10.0.0.101", 80, 0 },
+};
+
+/* Run one chlb command in-process, as main() would, with argv words. */
+static int cmd(int (*fn)(int, char **), ...)
+{
+	char *argv[16];
+	va_list ap;
+	int argc = 0;
+
+	va_start(ap, fn);
+	while (argc < 15 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	cli_clear_err();
+	return fn(argc, argv);
+}
+
+static void remove_dir(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Pin directories of earlier runs whose process is gone. */
+static void remove_stale(void)
+{
+	struct dirent *de;
+	char path[512];
+	DIR *d = opendir("/sys/fs/bpf");
+	long pid;
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, PIN_PREFIX, strlen(PIN_PREFIX)))
+			continue;
+		pid = strtol(de->d_name + strlen(PIN_PREFIX), NULL, 10);
+		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
+			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
+			remove_dir(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+static void backend_addr(const struct vip_case *c, int i, char *buf, size_t len)
+{
+	if (c->family == 4)
+		snprintf(buf, len, "10.%d.0.%d", (int)(c - cases) + 1, i + 1);
+	else
+		snprintf(buf, len, "2001:db8:%x::%x", (int)(c - cases) + 1, i + 1);
+}
+
+/* Backends with weights 1..4 and distinct MACs; the third one drains. */
+static int add_backends(const struct vip_case *c)
+{
+	char addr[64], mac[32], w[8];
+	int i, err = 0;
+
+	for (i = 0; !err && i < c->nbackends; i++) {
+		backend_addr(c, i, addr, sizeof(addr));
+		snprintf(mac, sizeof(mac), "02:00:00:00:%02x:%02x", (int)(c - cases), i + 1);
+		snprintf(w, sizeof(w), "%d", i % 4 + 1);
+		err = cmd(do_backend, "add", c->vip, addr, "--weight", w, "--mac", mac, NULL);
+		if (!err && i == 2)
+			err = cmd(do_backend, "set", c->vip, addr, "--drain", NULL);
+	}
+	return err;
+}
+
+static int suite_init(void)
+{
+	char prog[160];
+	size_t i;
+
+	if (unshare(CLONE_NEWNET))	/* our own lo: no host traffic is touched */
+		return -1;
+	remove_stale();
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PIN_PREFIX "%d", getpid());
+	cli.pin_dir = pin_dir;
+	if (cmd(do_attach, "lo", "--xdp-mode", "skb", NULL)) {
+		fprintf(stderr, "attach: %s\n", cli_errmsg());
+		return -1;
+	}
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (cmd(do_vip, "add", cases[i].vip, NULL) || add_backends(&cases[i])) {
+			fprintf(stderr, "setup: %s\n", cli_errmsg());
+			return -1;
+		}
+	snprintf(prog, sizeof(prog), "%s/prog", pin_dir);
+	prog_fd = bpf_obj_get(prog);
+	return prog_fd < 0 ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (pin_dir[0] && cmd(do_detach, NULL))
+		fprintf(stderr, "detach: %s\n", cli_errmsg());
+	remove_dir(pin_dir);
+	return 0;
+}
+
+static __u64 rng;
+
+static __u64 next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* A random client address of the VIP's family, as text and parsed. */
+static void random_client(int family, char *text, size_t len, struct chlb_addr *a)
+{
+	__u8 b[16];
+	__u64 r[2] = { next_rand(), next_rand() };
+
+	memcpy(b, r, sizeof(b));
+	if (family == 6)
+		b[0] = 0x20;	/* global unicast: never an IPv4-mapped form */
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, b, text, len);
+	CU_ASSERT_FATAL(chlb_addr_parse(text, a) == 0);
+}
+
+/* The verdict and destination MAC the pinned program gives one frame. */
+static int run_frame(const struct vip_case *c, const char *client, __u16 sport, __u32 *verdict,
+		     __u8 dmac[6])
+{
+	struct pkt_spec s = { .family = c->family, .proto = c->proto, .src = client,
+			      .dst = c->addr, .sport = sport, .dport = c->port,
+			      .tcp_flags = sport & 1 ? PKT_TCP_SYN : 0, .payload_len = sport % 64 };
+	__u8 in[PKT_MAX], out[PKT_MAX];
+	ssize_t len = pkt_build(&s, in, sizeof(in));
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+
+	if (len < 0)
+		return len;
+	o.data_size_in = len;
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -errno;
+	*verdict = o.retval;
+	memcpy(dmac, out, 6);
+	return 0;
+}
+
+/* backend_id from the chlb binary's `lookup -j`: id, -1 for null, -2 on error. */
+static int binary_lookup(const char *vip, const char *endpoint)
+{
+	const char *chlb = getenv("CHLB") ? getenv("CHLB") : "build/chlb";
+	struct json_object *o, *id;
+	char command[512], out[1024] = "";
+	size_t n;
+	FILE *p;
+	int ret = -2;
+
+	snprintf(command, sizeof(command), "'%s' -d '%s' -j lookup '%s' '%s'", chlb, pin_dir, vip,
+		 endpoint);
+	p = popen(command, "r");
+	if (!p)
+		return -2;
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	if (pclose(p) != 0)
+		return -2;
+	o = json_tokener_parse(out);
+	if (o && json_object_object_get_ex(o, "backend_id", &id))
+		ret = id ? json_object_get_int(id) : -1;
+	json_object_put(o);
+	return ret;
+}
+
+static void agree(const struct vip_case *c)
+{
+	struct chlb_ring *ring = NULL;
+	struct lookup_result r;
+	struct state_vip *vip;
+	struct chlb_addr client;
+	struct state st;
+	char text[64], endpoint[80];
+	int i, wrong = 0, bin_wrong = 0, bin_runs = 0, dropped = 0;
+	__u32 verdict;
+	__u8 dmac[6];
+	__u16 sport;
+
+	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
+	for (i = 0; i < TUPLES; i++) {
+		random_client(c->family, text, sizeof(text), &client);
+		sport = 1024 + next_rand() % 64000;
+		CU_ASSERT_FATAL(run_frame(c, text, sport, &verdict, dmac) == 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &client, sport, &r) == 0);
+		if (r.id < 0)
+			wrong += verdict != XDP_DROP;
+		else
+			wrong += verdict != XDP_TX || memcmp(dmac, st.backends[r.id].mac, 6);
+		dropped += verdict == XDP_DROP;
+		if (i % BINARY_EVERY)
+			continue;
+		snprintf(endpoint, sizeof(endpoint), c->family == 4 ? "%s:%u" : "[%s]:%u", text,
+			 sport);
+		bin_wrong += binary_lookup(c->vip, endpoint) != r.id;
+		bin_runs++;
+	}
+	if (wrong || bin_wrong)
+		fprintf(stderr, "%s: %d of %d disagree with the program, %d of %d with chlb\n",
+			c->vip, wrong, TUPLES, bin_wrong, bin_runs);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT_EQUAL(bin_wrong, 0);
+	CU_ASSERT_EQUAL(bin_runs, TUPLES / BINARY_EVERY);
+	CU_ASSERT_EQUAL(dropped, c->nbackends ? 0 : TUPLES);
+	chlb_ring__free(ring);
+	state_close(&st);
+}
+
+static void test_v4_tcp(void) { agree(&cases[0]); }
+static void test_v6_udp(void) { agree(&cases[1]); }
+static void test_v4_udp_one_backend(void) { agree(&cases[2]); }
+static void test_v4_no_backend(void) { agree(&cases[3]); }
+
+/* After a backend goes away, both sides agree again and it gets nothing. */
+static void test_after_del(void)
+{
+	char addr[64];
+
+	backend_addr(&cases[0], 0, addr, sizeof(addr));
+	CU_ASSERT_FATAL(cmd(do_backend, "del", cases[0].vip, addr, NULL) == 0);
+	agree(&cases[0]);
+}
+
+/*
+ * libxdp says at length that it falls back to a single program, which is
+ * expected here; failures are reported through cli_errmsg() instead.
+ */
+static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	int failures;
+
+	if (geteuid() != 0) {
+		printf("SKIPPED: test_agree needs root (BPF, bpffs, a network namespace)\n");
+		return 77;
+	}
+	if (getrandom(&rng, sizeof(rng), 0) != sizeof(rng) || !rng)
+		rng = 0x9e3779b97f4a7c15ULL;
+	libbpf_set_print(quiet_bpf);
+	libxdp_set_print(quiet_xdp);
+	printf("test_agree: random seed %016llx\n", (unsigned long long)rng);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("agree", suite_init, suite_clean);
+	CU_add_test(s, "IPv4 TCP VIP, 10 backends (weights, one draining)", test_v4_tcp);
+	CU_add_test(s, "IPv6 UDP VIP, 8 backends", test_v6_udp);
+	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
+	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
+	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}
