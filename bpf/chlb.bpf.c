@@ -19,22 +19,26 @@ const volatile __u32 max_backends = CHLB_DEFAULT_MAX_BACKENDS;
 const volatile __u32 vip_index_mask = 0;
 const volatile __u8 if_mac[ETH_ALEN] = {};
 
-/* Read a VIP key as words; union accesses may alias, so no TBAA surprise. */
-union chlb_vip_words {
-	struct chlb_vip_key key;
-	struct {
-		__u64 a0;
-		__u64 a1;
-		__u32 tail;
-	};
-};
-
-static __always_inline int chlb_vip_eq(const struct chlb_vip_slot *s,
-				       const union chlb_vip_words *w)
+/*
+ * Compare VIP keys as two 64-bit words and a 32-bit tail. memcpy, not
+ * pointer casts, so the compiler sees every access to the key's bytes;
+ * both keys are 8-byte aligned (stack variable, array map value).
+ */
+static __always_inline int chlb_vip_eq(const struct chlb_vip_key *a,
+				       const struct chlb_vip_key *b)
 {
-	const union chlb_vip_words *k = (const void *)&s->key;
+	const void *pa = __builtin_assume_aligned(a, 8);
+	const void *pb = __builtin_assume_aligned(b, 8);
+	__u64 a0, a1, b0, b1;
+	__u32 at, bt;
 
-	return k->a0 == w->a0 && k->a1 == w->a1 && k->tail == w->tail;
+	__builtin_memcpy(&a0, pa, 8);
+	__builtin_memcpy(&b0, pb, 8);
+	__builtin_memcpy(&a1, pa + 8, 8);
+	__builtin_memcpy(&b1, pb + 8, 8);
+	__builtin_memcpy(&at, pa + 16, 4);
+	__builtin_memcpy(&bt, pb + 16, 4);
+	return a0 == b0 && a1 == b1 && at == bt;
 }
 
 /*
@@ -42,7 +46,7 @@ static __always_inline int chlb_vip_eq(const struct chlb_vip_slot *s,
  * loads; a non-VIP frame usually stops at the first, empty, slot. Until
  * userspace has built an index, the authoritative hash map answers.
  */
-static __always_inline struct chlb_vip_info *chlb_find_vip(const union chlb_vip_words *w)
+static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_vip_key *vk)
 {
 	struct chlb_vip_slot *s;
 	__u32 zero = 0, h, i, k;
@@ -50,15 +54,15 @@ static __always_inline struct chlb_vip_info *chlb_find_vip(const union chlb_vip_
 
 	index = bpf_map_lookup_elem(&chlb_vip_index, &zero);
 	if (!index)
-		return bpf_map_lookup_elem(&chlb_vips, &w->key);
-	h = chlb_vip_hash(&w->key);
+		return bpf_map_lookup_elem(&chlb_vips, vk);
+	h = chlb_vip_hash(vk);
 #pragma unroll
 	for (i = 0; i < CHLB_VIP_PROBES; i++) {
 		k = (h + i) & vip_index_mask;
 		s = bpf_map_lookup_elem(index, &k);
 		if (!s || !s->key.family)
 			return NULL;
-		if (chlb_vip_eq(s, w))
+		if (chlb_vip_eq(&s->key, vk))
 			return &s->info;
 	}
 	return NULL;
@@ -153,7 +157,7 @@ int chlb_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct chlb_vip_ports *ports;
-	union chlb_vip_words vk;
+	struct chlb_vip_key vk __attribute__((aligned(8)));
 	struct chlb_vip_info *vip;
 	struct chlb_pkt pkt;
 	__u32 zero = 0;
@@ -166,11 +170,11 @@ int chlb_xdp(struct xdp_md *ctx)
 	ports = bpf_map_lookup_elem(&chlb_vip_ports, &zero);
 	if (!ports || (ports->synced && !chlb_vip_port_test(ports, bpf_ntohs(pkt.dport))))
 		goto out;
-	chlb_vip_key_of(&pkt, &vk.key);
+	chlb_vip_key_of(&pkt, &vk);
 	vip = chlb_find_vip(&vk);
 	if (!vip)
 		goto out;
-	reason = chlb_forward(&pkt, &vk.key, vip, end - data);
+	reason = chlb_forward(&pkt, &vk, vip, end - data);
 out:
 	return chlb_count(reason);
 }
