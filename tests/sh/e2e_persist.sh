@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Connection survival through membership changes (issue 5): 200 long-lived
+# TCP connections, each exchanging a verified line every 100 ms with a
+# backend's echo server (tests/traffic/longconn.py, echo_server.py), while
+# chlb adds, drains, undrains and deletes backends on the testbed of
+# scripts/testbed.sh.
+#   add      0 broken; new connections reach the new backend
+#   drain    0 broken (the drained backend keeps its connections); no new
+#            connection lands on it
+#   undrain  new connections reach it again
+#   del      exactly the deleted backend's connections break, no other
+# Without a flow table (chlb attach has no --flow-table yet) add and drain
+# fail: consistent hashing moves slots, and a moved connection is reset by
+# a backend that never saw it. One PASS/FAIL/SKIPPED line per case; exit 0
+# all passed, 1 any failed, 77 cannot run here (said loudly).
+set -u
+cd "$(dirname "$0")/../.."
+export BUILD=${BUILD:-build}
+TB_ID=persist$$
+. scripts/testbed.sh
+CHLB=${CHLB:-$PWD/$BUILD/chlb}
+TRAFFIC=$PWD/tests/traffic
+LOGS=$(mktemp -d /tmp/chlb-persist.XXXXXX)
+
+PORT=7000			# the echo service's VIP port
+VIP=$TB_VIP4:$PORT/tcp
+NCONN=200			# long-lived connections per case
+NPROBE=200			# new connections per probe
+FLOW_TABLE=65536		# entries, when chlb supports --flow-table
+RUN=3				# seconds of traffic after each change
+
+npass=0 nfail=0
+pass() { npass=$((npass + 1)); echo "PASS: $1"; }
+fail() { nfail=$((nfail + 1)); echo "FAIL: $1: $2"; }
+skip_all() { echo "SKIPPED: e2e_persist: $1" >&2; echo "SKIPPED: e2e_persist ($1)"; exit 77; }
+
+cleanup() {
+	# Stop our clients first (they also stop by themselves after
+	# --max-seconds); tb_down then kills the pid files' processes.
+	touch "$LOGS"/*.stop 2>/dev/null
+	tb_down
+	rm -rf "$LOGS"
+}
+
+preflight() {
+	local t
+	[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+	for t in ip nsenter bpftool nginx socat curl python3 ethtool; do
+		command -v "$t" >/dev/null || skip_all "$t missing (scripts/install-deps.sh)"
+	done
+	[ -x "$CHLB" ] || { echo "FAIL: e2e_persist: $CHLB not built"; exit 1; }
+	[ -f "$TB_BPF/gen_pass.bpf.o" ] || { echo "FAIL: e2e_persist: $TB_BPF not built"; exit 1; }
+}
+
+# jq-like: jget FILE PYEXPR, with the file's JSON as d.
+jget() {
+	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+# "b1 67 b2 70 b3 63": connections per backend of a longconn summary.
+dist() {
+	jget "$1" '" ".join("%s %d" % (b, v["conns"]) for b, v in d["by_backend"].items())'
+}
+
+# ---- echo services -------------------------------------------------------
+
+# A line echo server on the VIP port of every backend, named after it. Its
+# pid file sits in the testbed's run directory, so tb_down stops it.
+start_echo() {
+	local b=$1 d=$TB_DIR/$1 i
+	setsid ip netns exec "$TB-$b" python3 "$TRAFFIC/echo_server.py" "$b" \
+		"$TB_VIP4" "$PORT" --pidfile "$d/echo.pid" \
+		</dev/null >"$d/echo.log" 2>&1 &
+	for i in $(seq 100); do
+		[ -s "$d/echo.pid" ] && return 0	# written once listening
+		sleep 0.05
+	done
+	echo "echo server on $b did not start: $(cat "$d/echo.log")" >&2
+	return 1
+}
+
+# ---- long-lived connections ------------------------------------------------
+
+# hold_start NAME: NCONN connections through the VIP; returns once every one
+# has had its first reply (the distribution is in $LOGS/NAME.ready).
+hold_start() {
+	local n=$1 i
+	mkdir -p "$TB_DIR/cl"
+	tb_exec cl python3 "$TRAFFIC/longconn.py" hold "$TB_VIP4" "$PORT" "$NCONN" \
+		--ready "$LOGS/$n.ready" --stop "$LOGS/$n.stop" --max-seconds 90 \
+		--pidfile "$TB_DIR/cl/longconn-$n.pid" >"$LOGS/$n.out" 2>"$LOGS/$n.err" &
+	eval "HOLD_$n=$!"
+	for i in $(seq 300); do
+		[ -f "$LOGS/$n.ready" ] && break
+		sleep 0.1
+	done
+	[ -f "$LOGS/$n.ready" ] || { hold_stop "$n"; echo "no ready file: $(cat "$LOGS/$n.err")"; return 1; }
+	[ "$(jget "$LOGS/$n.ready" 'd["established"] == d["conns"] and not d["broken"]')" = True ] ||
+		{ hold_stop "$n"; echo "not all established: $(cat "$LOGS/$n.ready")"; return 1; }
+}
+
+# hold_stop NAME: stop the connections; their summary is in $LOGS/NAME.out.
+hold_stop() {
+	local pid
+	eval "pid=\$HOLD_$1"
+	touch "$LOGS/$1.stop"
+	wait "$pid"
+	[ -s "$LOGS/$1.out" ] || { echo "{}" >"$LOGS/$1.out"; return 1; }
+}
+
+# probe NAME: NPROBE new connections; "ok total per-backend..." as "b1=N".
+probe() {
+	tb_exec cl python3 "$TRAFFIC/longconn.py" probe "$TB_VIP4" "$PORT" "$NPROBE" \
+		>"$LOGS/$1.probe" 2>&1
+	jget "$LOGS/$1.probe" '" ".join([str(d["ok"]), str(d["total"])] +
+		["%s=%d" % kv for kv in d["by_backend"].items()])'
+}
+
+# probe_count "OK TOTAL b1=N ..." BACKEND: the backend's count.
+probe_count() {
+	local kv
+	for kv in ${1#* * }; do
+		[ "${kv%=*}" = "$2" ] && { echo "${kv#*=}"; return; }
+	done
+	echo 0
+}
+
+# broken NAME: "broken conns" and, with BACKEND, that backend's numbers.
+broken_of() {
+	if [ $# -eq 1 ]; then
+		jget "$LOGS/$1.out" 'd.get("broken", -1), d.get("conns", 0)'
+	else
+		jget "$LOGS/$1.out" 'd["by_backend"].get("'"$2"'", {}).get("broken", 0), d["by_backend"].get("'"$2"'", {}).get("conns", 0)'
+	fi
+}
+
+first_broken() {
+	jget "$LOGS/$1.out" '"; ".join(d.get("first_broken", [])) or "-"'
+}
+
+# ---- cases --------------------------------------------------------------
+
+case_setup() {
+	local b err= ft=
+	for b in $TB_BACKENDS; do
+		start_echo "$b" 2>"$LOGS/err" || { fail setup "$(cat "$LOGS/err")"; return 1; }
+	done
+	if "$CHLB" attach --help 2>&1 | grep -q -- --flow-table; then
+		ft="--flow-table $FLOW_TABLE"
+	else
+		echo "NOTE: chlb attach has no --flow-table: stateless data plane," \
+		     "add and drain are expected to FAIL"
+	fi
+	# shellcheck disable=SC2086 # $ft is two words or none
+	tb_chlb attach eth0 --xdp-mode native $ft >"$LOGS/attach" 2>&1 || err="attach: $(cat "$LOGS/attach")"
+	[ -n "$err" ] || tb_chlb vip add "$VIP" >/dev/null 2>"$LOGS/err" || err="vip add: $(cat "$LOGS/err")"
+	for b in b1 b2 b3; do
+		[ -n "$err" ] || tb_chlb backend add "$VIP" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
+			err="backend add $b: $(cat "$LOGS/err")"
+	done
+	[ -z "$err" ] && pass "setup: attach native ${ft:-(no flow table)}, VIP $VIP, backends b1 b2 b3, echo servers on b1..b4" ||
+		{ fail setup "$err"; return 1; }
+}
+
+# Add b4 under NCONN connections spread over b1..b3.
+case_add() {
+	local r nb nc p b4 s
+	hold_start add >"$LOGS/err" || { fail add "$(cat "$LOGS/err")"; return; }
+	s=$(dist "$LOGS/add.ready")
+	tb_chlb backend add "$VIP" "$(tb_ip4 b4)" >/dev/null 2>"$LOGS/err" ||
+		{ hold_stop add; fail add "backend add: $(cat "$LOGS/err")"; return; }
+	sleep "$RUN"
+	p=$(probe add)
+	hold_stop add
+	read -r nb nc < <(broken_of add)
+	b4=$(probe_count "$p" b4)
+	r="$nb/$nc broken (were on: $s), new backend b4 took $b4/$NPROBE new"
+	# b4's fair share of new connections is 1/4; ask for at least half.
+	if [ "$nb" -eq 0 ] && [ "${p%% *}" -eq "$NPROBE" ] && [ "$b4" -ge $((NPROBE / 8)) ]; then
+		pass "add: $r"
+	else
+		fail add "$r; probe $p; first broken: $(first_broken add)"
+	fi
+}
+
+# Drain b2 (then undrain it) under NCONN connections spread over b1..b4.
+case_drain() {
+	local r nb nc b2b b2c p1 p2 n1 n2 s err=
+	hold_start drain >"$LOGS/err" || { fail drain "$(cat "$LOGS/err")"; return; }
+	s=$(dist "$LOGS/drain.ready")
+	tb_chlb backend set "$VIP" "$(tb_ip4 b2)" --drain >/dev/null 2>"$LOGS/err" ||
+		err="backend set --drain: $(cat "$LOGS/err")"
+	sleep "$RUN"
+	p1=$(probe drain)
+	tb_chlb backend set "$VIP" "$(tb_ip4 b2)" --undrain >/dev/null 2>"$LOGS/err" ||
+		err="$err backend set --undrain: $(cat "$LOGS/err")"
+	p2=$(probe undrain)
+	sleep 1
+	hold_stop drain
+	read -r nb nc < <(broken_of drain)
+	read -r b2b b2c < <(broken_of drain b2)
+	n1=$(probe_count "$p1" b2)
+	n2=$(probe_count "$p2" b2)
+	r="$nb/$nc broken (were on: $s; b2 kept $((b2c - b2b))/$b2c), $n1/$NPROBE new on drained b2"
+	if [ -z "$err" ] && [ "$nb" -eq 0 ] && [ "$b2c" -gt 0 ] && [ "$n1" -eq 0 ] &&
+	   [ "${p1%% *}" -eq "$NPROBE" ]; then
+		pass "drain: $r"
+	else
+		fail drain "${err:+$err; }$r; probe $p1; first broken: $(first_broken drain)"
+	fi
+	if [ -z "$err" ] && [ "${p2%% *}" -eq "$NPROBE" ] && [ "$n2" -ge $((NPROBE / 8)) ]; then
+		pass "undrain: b2 took $n2/$NPROBE new connections again"
+	else
+		fail undrain "${err:+$err; }b2 took $n2/$NPROBE new; probe $p2"
+	fi
+}
+
+# Delete b3 under NCONN connections spread over b1..b4: exactly b3's break.
+case_del() {
+	local nb nc b3b b3c p b3n s r
+	hold_start del >"$LOGS/err" || { fail del "$(cat "$LOGS/err")"; return; }
+	s=$(dist "$LOGS/del.ready")
+	tb_chlb backend del "$VIP" "$(tb_ip4 b3)" >/dev/null 2>"$LOGS/err" ||
+		{ hold_stop del; fail del "backend del: $(cat "$LOGS/err")"; return; }
+	sleep "$RUN"
+	p=$(probe del)
+	hold_stop del
+	read -r nb nc < <(broken_of del)
+	read -r b3b b3c < <(broken_of del b3)
+	b3n=$(probe_count "$p" b3)
+	r="$nb/$nc broken, $b3b of them on b3 which served $b3c (were on: $s), $((nb - b3b)) others; $b3n/$NPROBE new on b3"
+	if [ "$b3c" -gt 0 ] && [ "$b3b" -eq "$b3c" ] && [ "$nb" -eq "$b3b" ] && [ "$b3n" -eq 0 ] &&
+	   [ "${p%% *}" -eq "$NPROBE" ]; then
+		pass "del: $r"
+	else
+		fail del "$r; probe $p; first broken: $(first_broken del)"
+	fi
+}
+
+main() {
+	preflight
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM
+	tb_up >"$LOGS/up" 2>&1 || { cat "$LOGS/up"; echo "FAIL: testbed up"; exit 1; }
+	echo "testbed $TB up"
+	if case_setup; then
+		case_add
+		case_drain
+		case_del
+	fi
+	echo "e2e_persist: $npass passed, $nfail failed"
+	[ "$nfail" -eq 0 ]
+}
+
+main "$@"
