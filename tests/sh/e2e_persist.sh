@@ -16,7 +16,7 @@
 # a backend that never saw it. One PASS/FAIL/SKIPPED line per case; exit 0
 # all passed, 1 any failed, 77 cannot run here (said loudly).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
 TB_ID=persist$$
 . scripts/testbed.sh
@@ -30,6 +30,7 @@ NCONN=200			# long-lived connections per case
 NPROBE=200			# new connections per probe
 FLOW_TABLE=65536		# entries, when chlb supports --flow-table
 RUN=3				# seconds of traffic after each change
+MINMSG=$((RUN * 5))		# replies each survivor needs: half the nominal rate
 
 npass=0 nfail=0
 pass() { npass=$((npass + 1)); echo "PASS: $1"; }
@@ -136,6 +137,12 @@ broken_of() {
 	fi
 }
 
+# traffic NAME: "MIN MAXRTT", the fewest verified replies of a surviving
+# connection and the slowest reply in ms.
+traffic() {
+	jget "$LOGS/$1.out" 'd.get("min_messages", 0), int(d.get("max_rtt_ms", 0))'
+}
+
 first_broken() {
 	jget "$LOGS/$1.out" '"; ".join(d.get("first_broken", [])) or "-"'
 }
@@ -143,7 +150,7 @@ first_broken() {
 # ---- cases --------------------------------------------------------------
 
 case_setup() {
-	local b err= ft=
+	local b err='' ft=''
 	for b in $TB_BACKENDS; do
 		start_echo "$b" 2>"$LOGS/err" || { fail setup "$(cat "$LOGS/err")"; return 1; }
 	done
@@ -160,13 +167,16 @@ case_setup() {
 		[ -n "$err" ] || tb_chlb backend add "$VIP" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
 			err="backend add $b: $(cat "$LOGS/err")"
 	done
-	[ -z "$err" ] && pass "setup: attach native ${ft:-(no flow table)}, VIP $VIP, backends b1 b2 b3, echo servers on b1..b4" ||
-		{ fail setup "$err"; return 1; }
+	if [ -n "$err" ]; then
+		fail setup "$err"
+		return 1
+	fi
+	pass "setup: attach native ${ft:-(no flow table)}, VIP $VIP, backends b1 b2 b3, echo servers on b1..b4"
 }
 
 # Add b4 under NCONN connections spread over b1..b3.
 case_add() {
-	local r nb nc p b4 s
+	local r nb nc p b4 s mm rtt
 	hold_start add >"$LOGS/err" || { fail add "$(cat "$LOGS/err")"; return; }
 	s=$(dist "$LOGS/add.ready")
 	tb_chlb backend add "$VIP" "$(tb_ip4 b4)" >/dev/null 2>"$LOGS/err" ||
@@ -175,10 +185,12 @@ case_add() {
 	p=$(probe add)
 	hold_stop add
 	read -r nb nc < <(broken_of add)
+	read -r mm rtt < <(traffic add)
 	b4=$(probe_count "$p" b4)
-	r="$nb/$nc broken (were on: $s), new backend b4 took $b4/$NPROBE new"
+	r="$nb/$nc broken (were on: $s; >= $mm replies each, max rtt $rtt ms), new backend b4 took $b4/$NPROBE new"
 	# b4's fair share of new connections is 1/4; ask for at least half.
-	if [ "$nb" -eq 0 ] && [ "${p%% *}" -eq "$NPROBE" ] && [ "$b4" -ge $((NPROBE / 8)) ]; then
+	if [ "$nb" -eq 0 ] && [ "$mm" -ge "$MINMSG" ] && [ "${p%% *}" -eq "$NPROBE" ] &&
+	   [ "$b4" -ge $((NPROBE / 8)) ]; then
 		pass "add: $r"
 	else
 		fail add "$r; probe $p; first broken: $(first_broken add)"
@@ -187,7 +199,7 @@ case_add() {
 
 # Drain b2 (then undrain it) under NCONN connections spread over b1..b4.
 case_drain() {
-	local r nb nc b2b b2c p1 p2 n1 n2 s err=
+	local r nb nc b2b b2c p1 p2 n1 n2 s mm rtt err=''
 	hold_start drain >"$LOGS/err" || { fail drain "$(cat "$LOGS/err")"; return; }
 	s=$(dist "$LOGS/drain.ready")
 	tb_chlb backend set "$VIP" "$(tb_ip4 b2)" --drain >/dev/null 2>"$LOGS/err" ||
@@ -201,11 +213,12 @@ case_drain() {
 	hold_stop drain
 	read -r nb nc < <(broken_of drain)
 	read -r b2b b2c < <(broken_of drain b2)
+	read -r mm rtt < <(traffic drain)
 	n1=$(probe_count "$p1" b2)
 	n2=$(probe_count "$p2" b2)
-	r="$nb/$nc broken (were on: $s; b2 kept $((b2c - b2b))/$b2c), $n1/$NPROBE new on drained b2"
-	if [ -z "$err" ] && [ "$nb" -eq 0 ] && [ "$b2c" -gt 0 ] && [ "$n1" -eq 0 ] &&
-	   [ "${p1%% *}" -eq "$NPROBE" ]; then
+	r="$nb/$nc broken (were on: $s; b2 kept $((b2c - b2b))/$b2c; >= $mm replies each, max rtt $rtt ms), $n1/$NPROBE new on drained b2"
+	if [ -z "$err" ] && [ "$nb" -eq 0 ] && [ "$mm" -ge "$MINMSG" ] && [ "$b2c" -gt 0 ] &&
+	   [ "$n1" -eq 0 ] && [ "${p1%% *}" -eq "$NPROBE" ]; then
 		pass "drain: $r"
 	else
 		fail drain "${err:+$err; }$r; probe $p1; first broken: $(first_broken drain)"
@@ -219,7 +232,7 @@ case_drain() {
 
 # Delete b3 under NCONN connections spread over b1..b4: exactly b3's break.
 case_del() {
-	local nb nc b3b b3c p b3n s r
+	local nb nc b3b b3c p b3n s r mm rtt
 	hold_start del >"$LOGS/err" || { fail del "$(cat "$LOGS/err")"; return; }
 	s=$(dist "$LOGS/del.ready")
 	tb_chlb backend del "$VIP" "$(tb_ip4 b3)" >/dev/null 2>"$LOGS/err" ||
@@ -229,10 +242,11 @@ case_del() {
 	hold_stop del
 	read -r nb nc < <(broken_of del)
 	read -r b3b b3c < <(broken_of del b3)
+	read -r mm rtt < <(traffic del)
 	b3n=$(probe_count "$p" b3)
-	r="$nb/$nc broken, $b3b of them on b3 which served $b3c (were on: $s), $((nb - b3b)) others; $b3n/$NPROBE new on b3"
-	if [ "$b3c" -gt 0 ] && [ "$b3b" -eq "$b3c" ] && [ "$nb" -eq "$b3b" ] && [ "$b3n" -eq 0 ] &&
-	   [ "${p%% *}" -eq "$NPROBE" ]; then
+	r="$nb/$nc broken, $b3b of them on b3 which served $b3c (were on: $s), $((nb - b3b)) others (>= $mm replies each, max rtt $rtt ms); $b3n/$NPROBE new on b3"
+	if [ "$b3c" -gt 0 ] && [ "$b3b" -eq "$b3c" ] && [ "$nb" -eq "$b3b" ] && [ "$mm" -ge "$MINMSG" ] &&
+	   [ "$b3n" -eq 0 ] && [ "${p%% *}" -eq "$NPROBE" ]; then
 		pass "del: $r"
 	else
 		fail del "$r; probe $p; first broken: $(first_broken del)"

@@ -108,11 +108,14 @@ def summarize(conns, seconds):
         b["conns"] += 1
         b["broken"] += c.broken is not None
     broken = [c for c in conns if c.broken]
+    alive = [c.messages for c in conns if not c.broken]
     return {
         "conns": len(conns),
         "established": sum(c.backend is not None for c in conns),
         "broken": len(broken),
         "messages": sum(c.messages for c in conns),
+        # The quietest surviving connection: proves each one kept talking.
+        "min_messages": min(alive, default=0),
         "seconds": round(seconds, 2),
         "max_rtt_ms": round(1000 * max((c.max_rtt for c in conns), default=0), 1),
         "by_backend": dict(sorted(per.items())),
