@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "state.h"
@@ -147,24 +148,39 @@ out:
 	return err;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 int state_apply(struct state *st, __u32 vip_id)
 {
 	struct chlb_ring *ring = NULL;
+	struct timespec t0;
+	double t_ring = 0, t_slots = 0;
 	__u32 *slots;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	slots = calloc(st->cfg.table_size, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	err = state_vip_ring(st, vip_id, &ring);
+	t_ring = ms_since(&t0);
 	if (!err)
 		err = state_ring_slots(st, vip_id, ring, slots);
+	t_slots = ms_since(&t0);
 	if (!err) {
 		err = chlb_dp__set_table(&st->dp, vip_id, slots);
 		if (err)
 			cli_err(err, "cannot swap the table of VIP %u: %s", vip_id,
 				strerror(-err));
 	}
+	cli_debug("chlb: VIP %u: ring %.1f ms, table %.1f ms, swap %.1f ms\n", vip_id, t_ring,
+		  t_slots - t_ring, ms_since(&t0) - t_slots);
 	chlb_ring__free(ring);
 	free(slots);
 	return err;

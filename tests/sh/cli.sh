@@ -271,6 +271,15 @@ check "second instance configured in another order" [ $? -eq 0 ]
 sum1=$(c -j status | python3 -c 'import json,sys; print([v["checksum"] for v in json.load(sys.stdin)["vips"] if v["vip"] == sys.argv[1]])' $V4)
 sum2=$(c2 -j status | python3 -c 'import json,sys; print([v["checksum"] for v in json.load(sys.stdin)["vips"] if v["vip"] == sys.argv[1]])' $V4)
 check "same configuration, same table checksum ($sum1)" [ "$sum1" = "$sum2" -a "$sum1" != "[]" ]
+# A failed attach (the interface already runs another program) undoes itself.
+nsenter --net="/run/netns/$NS" "$CHLB" -d "${PIN}x3" attach w0 --xdp-mode native \
+	>/dev/null 2>"$ERRF"
+check "attach to a busy interface fails (exit 1) with an Error: line" \
+	[ $? -eq 1 -a "$(grep -c '^Error: ' "$ERRF")" -eq 1 ]
+check "failed attach left no pin directory" [ ! -e "${PIN}x3" ]
+run -j backend list $V4
+check "the instance already there is untouched" [ "$rc" -eq 0 -a \
+	"$(c2 -j status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["attached"], d["backends_used"])')" = "True 4" ]
 c2 detach >/dev/null
 
 # ---- removal -----------------------------------------------------------------
