@@ -22,7 +22,7 @@ TB_ID=persist$$
 . scripts/testbed.sh
 CHLB=${CHLB:-$PWD/$BUILD/chlb}
 TRAFFIC=$PWD/tests/traffic
-LOGS=$(mktemp -d /tmp/chlb-persist.XXXXXX)
+LOGS=/tmp/chlb-persist-$$	# our clients' logs (remove_stale knows the name)
 
 PORT=7000			# the echo service's VIP port
 VIP=$TB_VIP4:$PORT/tcp
@@ -40,9 +40,30 @@ skip_all() { echo "SKIPPED: e2e_persist: $1" >&2; echo "SKIPPED: e2e_persist ($1
 cleanup() {
 	# Stop our clients first (they also stop by themselves after
 	# --max-seconds); tb_down then kills the pid files' processes.
-	touch "$LOGS"/*.stop 2>/dev/null
+	local n
+	for n in add drain del; do
+		[ -d "$LOGS" ] && touch "$LOGS/$n.stop"
+	done
 	tb_down
 	rm -rf "$LOGS"
+}
+
+# Testbeds of earlier runs of this suite whose shell is gone (killed before
+# its trap ran): tb_up only clears its own id, so clear theirs here.
+remove_stale() {
+	local ns id d
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		case $ns in chlbtb-persist*-sw) ;; *) continue ;; esac
+		id=${ns#chlbtb-}
+		id=${id%-sw}
+		kill -0 "${id#persist}" 2>/dev/null && continue	# still running
+		echo "removing stale testbed chlbtb-$id"
+		(TB_QUIET=1; tb_set_id "$id"; tb_down)
+	done
+	for d in /tmp/chlb-persist-*; do
+		[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"
+	done
+	mkdir -p "$LOGS"
 }
 
 preflight() {
@@ -257,6 +278,7 @@ main() {
 	preflight
 	trap cleanup EXIT
 	trap 'exit 1' INT TERM
+	remove_stale
 	tb_up >"$LOGS/up" 2>&1 || { cat "$LOGS/up"; echo "FAIL: testbed up"; exit 1; }
 	echo "testbed $TB up"
 	if case_setup; then

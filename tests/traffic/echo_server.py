@@ -16,8 +16,9 @@ import os
 import signal
 
 
-async def serve_conn(name, reader, writer):
+async def serve_conn(name, conns, reader, writer):
     prefix = name.encode() + b" "
+    conns.add(writer)
     try:
         while True:
             line = await reader.readline()
@@ -28,12 +29,14 @@ async def serve_conn(name, reader, writer):
     except (ConnectionError, asyncio.IncompleteReadError):
         pass  # a reset client is the client's problem, not ours
     finally:
+        conns.discard(writer)
         writer.close()
 
 
 async def main(a):
+    conns = set()
     server = await asyncio.start_server(
-        lambda r, w: serve_conn(a.name, r, w), a.addr, a.port,
+        lambda r, w: serve_conn(a.name, conns, r, w), a.addr, a.port,
         backlog=1024, reuse_address=True)
     if a.pidfile:
         # Written only once the socket listens, so "pid file exists" also
@@ -44,8 +47,13 @@ async def main(a):
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(
             sig, lambda: stop.done() or stop.set_result(None))
-    async with server:
-        await stop
+    await stop
+    # Exit now: connections whose client went elsewhere (a deleted
+    # backend's) never see a FIN, and waiting for them would outlive the
+    # testbed.
+    server.close()
+    for w in list(conns):
+        w.transport.abort()
 
 
 if __name__ == "__main__":
