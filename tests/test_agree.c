@@ -5,7 +5,9 @@
  * configures VIPs and backends with it, then for 10,000 random five-tuples
  * per VIP runs a frame through the pinned program (BPF_PROG_TEST_RUN) and
  * compares the backend whose MAC it wrote with lookup_flow(), the function
- * behind `chlb lookup`. A sample also goes through the chlb binary itself.
+ * behind `chlb lookup`. A sample also goes through the chlb binary itself,
+ * and `chlb -j stats` must then show exactly the packets, bytes and new
+ * flows (SYNs) sent to each backend.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -187,7 +189,7 @@ static void random_client(int family, char *text, size_t len, struct chlb_addr *
 	CU_ASSERT_FATAL(chlb_addr_parse(text, a) == 0);
 }
 
-/* The verdict and destination MAC the pinned program gives one frame. */
+/* The verdict and destination MAC the pinned program gives one frame; its length. */
 static int run_frame(const struct vip_case *c, const char *client, __u16 sport, __u32 *verdict,
 		     __u8 dmac[6])
 {
@@ -206,7 +208,7 @@ static int run_frame(const struct vip_case *c, const char *client, __u16 sport, 
 		return -errno;
 	*verdict = o.retval;
 	memcpy(dmac, out, 6);
-	return 0;
+	return len;
 }
 
 /* backend_id from the chlb binary's `lookup -j`: id, -1 for null, -2 on error. */
@@ -235,30 +237,117 @@ static int binary_lookup(const char *vip, const char *endpoint)
 	return ret;
 }
 
+/* Counters as `chlb -j stats VIP` reports them; extra = no_backend / new_flows. */
+struct counts {
+	__u64 packets, bytes, extra;
+};
+
+#define MAX_IDS 4096	/* CHLB_DEFAULT_MAX_BACKENDS: what attach used */
+
+static __u64 get_u64(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_uint64(v) : ~0ULL;
+}
+
+static int binary_stats(const char *vip, struct counts *v, struct counts *b)
+{
+	const char *chlb = getenv("CHLB") ? getenv("CHLB") : "build/chlb";
+	struct json_object *o = NULL, *vips, *bs, *x;
+	static char out[1 << 16];
+	char command[512];
+	size_t n, i;
+	FILE *p;
+	int ret = -1;
+
+	snprintf(command, sizeof(command), "'%s' -d '%s' -j stats '%s'", chlb, pin_dir, vip);
+	p = popen(command, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	if (pclose(p) == 0)
+		o = json_tokener_parse(out);
+	if (!o || !json_object_object_get_ex(o, "vips", &vips) ||
+	    json_object_array_length(vips) != 1)
+		goto out;
+	x = json_object_array_get_idx(vips, 0);
+	*v = (struct counts){ get_u64(x, "packets"), get_u64(x, "bytes"), get_u64(x, "no_backend") };
+	memset(b, 0, MAX_IDS * sizeof(*b));
+	if (!json_object_object_get_ex(x, "backends", &bs))
+		goto out;
+	for (i = 0; i < json_object_array_length(bs); i++) {
+		struct json_object *e = json_object_array_get_idx(bs, i);
+		__u64 id = get_u64(e, "id");
+
+		if (id >= MAX_IDS)
+			goto out;
+		b[id] = (struct counts){ get_u64(e, "packets"), get_u64(e, "bytes"),
+					 get_u64(e, "new_flows") };
+	}
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
+}
+
+/* after - before == what the test sent, for the VIP and every backend. */
+static void check_counts(const char *vip, const struct counts *v0, const struct counts *b0,
+			 const struct counts *want_v, const struct counts *want_b)
+{
+	static struct counts b1[MAX_IDS];
+	struct counts v1;
+	int id, wrong = 0;
+
+	CU_ASSERT_FATAL(binary_stats(vip, &v1, b1) == 0);
+	CU_ASSERT_EQUAL(v1.packets - v0->packets, want_v->packets);
+	CU_ASSERT_EQUAL(v1.bytes - v0->bytes, want_v->bytes);
+	CU_ASSERT_EQUAL(v1.extra - v0->extra, want_v->extra);
+	for (id = 0; id < MAX_IDS; id++)
+		wrong += b1[id].packets - b0[id].packets != want_b[id].packets ||
+			 b1[id].bytes - b0[id].bytes != want_b[id].bytes ||
+			 b1[id].extra - b0[id].extra != want_b[id].extra;
+	CU_ASSERT_EQUAL(wrong, 0);
+}
+
 static void agree(const struct vip_case *c)
 {
+	static struct counts b0[MAX_IDS], want_b[MAX_IDS];
+	struct counts v0, want_v = {};
 	struct chlb_ring *ring = NULL;
 	struct lookup_result r;
 	struct state_vip *vip;
 	struct chlb_addr client;
 	struct state st;
 	char text[64], endpoint[80];
-	int i, wrong = 0, bin_wrong = 0, bin_runs = 0, dropped = 0;
+	int i, len, wrong = 0, bin_wrong = 0, bin_runs = 0, dropped = 0;
 	__u32 verdict;
 	__u8 dmac[6];
 	__u16 sport;
 
+	memset(want_b, 0, sizeof(want_b));
+	CU_ASSERT_FATAL(binary_stats(c->vip, &v0, b0) == 0);
 	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
 	for (i = 0; i < TUPLES; i++) {
 		random_client(c->family, text, sizeof(text), &client);
 		sport = 1024 + next_rand() % 64000;
-		CU_ASSERT_FATAL(run_frame(c, text, sport, &verdict, dmac) == 0);
+		len = run_frame(c, text, sport, &verdict, dmac);
+		CU_ASSERT_FATAL(len > 0);
 		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &client, sport, &r) == 0);
 		if (r.id < 0)
 			wrong += verdict != XDP_DROP;
 		else
 			wrong += verdict != XDP_TX || memcmp(dmac, st.backends[r.id].mac, 6);
 		dropped += verdict == XDP_DROP;
+		want_v.packets++;
+		want_v.bytes += len;
+		want_v.extra += r.id < 0;
+		if (r.id >= 0 && r.id < MAX_IDS) {
+			want_b[r.id].packets++;
+			want_b[r.id].bytes += len;
+			want_b[r.id].extra += c->proto == IPPROTO_TCP && (sport & 1);
+		}
 		if (i % BINARY_EVERY)
 			continue;
 		snprintf(endpoint, sizeof(endpoint), c->family == 4 ? "%s:%u" : "[%s]:%u", text,
@@ -273,6 +362,7 @@ static void agree(const struct vip_case *c)
 	CU_ASSERT_EQUAL(bin_wrong, 0);
 	CU_ASSERT_EQUAL(bin_runs, TUPLES / BINARY_EVERY);
 	CU_ASSERT_EQUAL(dropped, c->nbackends ? 0 : TUPLES);
+	check_counts(c->vip, &v0, b0, &want_v, want_b);
 	chlb_ring__free(ring);
 	state_close(&st);
 }
