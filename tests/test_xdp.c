@@ -671,6 +671,66 @@ static void test_vip_hash_fallback(void)
 	chlb__destroy(sk);
 }
 
+/* ---- the frame builders' checksums -------------------------------------- */
+
+/* Ones' complement sum of big-endian words, folded: 0xffff when valid. */
+static __u16 csum_check(const __u8 *p, size_t n, __u32 sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (n & 1)
+		sum += p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* Sum of the pseudo-header (addresses, protocol, L4 length). */
+static __u32 pseudo_sum(const __u8 *saddr, size_t alen, __u8 proto, size_t l4len)
+{
+	__u32 sum = proto + (__u32)l4len;
+	size_t i;
+
+	for (i = 0; i < 2 * alen; i += 2)
+		sum += saddr[i] << 8 | saddr[i + 1];
+	return sum;
+}
+
+/* Every builder output verifies: IPv4 header, TCP, UDP, ICMP, ICMPv6. */
+static void test_builder_checksums(void)
+{
+	static const struct pkt_spec specs[] = {
+		{ TCP4("10.0.0.100", 80), .payload_len = 33 },
+		{ UDP4("10.0.0.100", 53), .payload_len = 7, .ip_opt_len = 12, .vlan = 5 },
+		{ .family = 4, .proto = IPPROTO_ICMP, CLIENT4, .dst = "10.0.0.100" },
+		{ TCP6("2001:db8::100", 443), .payload_len = 1 },
+		{ UDP6("2001:db8::100", 53), .payload_len = 100 },
+		{ .family = 6, .proto = IPPROTO_ICMPV6, CLIENT6, .dst = "2001:db8::100" },
+	};
+	size_t i, l3, hlen, l4len;
+	__u8 f[PKT_MAX];
+	ssize_t n;
+
+	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		n = pkt_build(&specs[i], f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0);
+		l3 = specs[i].vlan ? 18 : 14;
+		if (specs[i].family == 4) {
+			hlen = (f[l3] & 0xf) * 4;
+			l4len = n - l3 - hlen;
+			CU_ASSERT_EQUAL(csum_check(f + l3, hlen, 0), 0xffff);
+			CU_ASSERT_EQUAL(csum_check(f + l3 + hlen, l4len, specs[i].proto == IPPROTO_ICMP ? 0 :
+				pseudo_sum(f + l3 + 12, 4, specs[i].proto, l4len)), 0xffff);
+		} else {
+			l4len = n - l3 - 40;
+			CU_ASSERT_EQUAL(csum_check(f + l3 + 40, l4len,
+				pseudo_sum(f + l3 + 8, 16, specs[i].proto, l4len)), 0xffff);
+		}
+	}
+}
+
 /* ---- pinned state -------------------------------------------------------- */
 
 #define PIN_PREFIX "/sys/fs/bpf/chlb-test-dp-"
@@ -808,6 +868,7 @@ int main(void)
 		{ "hash map fallback before an index", test_vip_hash_fallback },
 		{ "bad load options", test_bad_opts },
 		{ "pinned maps found again", test_pinned },
+		{ "frame builders' checksums", test_builder_checksums },
 	};
 	CU_pSuite suite;
 	size_t i;
