@@ -52,12 +52,12 @@ int cli_dispatch(const char *object, const struct cli_cmd *cmds, int argc,
 {
 	const struct cli_cmd *c;
 
+	if (argc < 1 && object[0])
+		return cli_err(-EINVAL, "%s: missing command; try 'chlb %s help'", object,
+			       object);
 	if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
 	    !strcmp(argv[0], "-h"))
-		return argc < 1 && object[0] ?
-		       cli_err(-EINVAL, "%s: missing command; try 'chlb %s help'",
-			       object, object) :
-		       help();
+		return help();
 	for (c = cmds; c->name; c++)
 		if (!strcmp(argv[0], c->name))
 			return c->fn(argc - 1, argv + 1);

@@ -15,28 +15,8 @@
 #include "counters.h"
 #include "parse.h"
 #include "state.h"
+#include "stats.h"
 #include "table.h"
-
-struct vsnap {
-	struct chlb_vip_key key;
-	__u32 id;
-	struct chlb_vip_stats s;
-};
-
-struct bsnap {
-	struct chlb_vip_key vip;
-	__u8 addr[CHLB_ADDR_LEN];
-	__u32 id;
-	struct chlb_backend_stats s;
-};
-
-struct snap {
-	struct vsnap *v;
-	struct bsnap *b;
-	int nv, nb;
-	struct chlb_global_stats g;
-	double t;
-};
 
 static volatile sig_atomic_t stop;
 
@@ -54,95 +34,6 @@ static int stats_help(void)
 	return 0;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int snap_backends(struct state *st, const struct state_vip *v, struct snap *s)
-{
-	__u32 id;
-	int err = 0;
-
-	for (id = 0; !err && id < st->dp.max_backends; id++) {
-		const struct chlb_backend *b = &st->backends[id];
-		struct bsnap *o = &s->b[s->nb];
-
-		if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->vip_id != v->info.id)
-			continue;
-		o->vip = v->key;
-		o->id = id;
-		memcpy(o->addr, b->addr, CHLB_ADDR_LEN);
-		err = chlb_dp__backend_stats(&st->dp, id, &o->s);
-		s->nb++;
-	}
-	return err;
-}
-
-static int take_snap(const char *vip_text, struct snap *s)
-{
-	struct state_vip *only = NULL;
-	struct state st;
-	int i, err;
-
-	memset(s, 0, sizeof(*s));
-	err = state_open(&st, false);
-	if (!err && vip_text)
-		err = state_get_vip(&st, vip_text, &only);
-	if (err)
-		goto out;
-	s->v = calloc(st.nvips ? st.nvips : 1, sizeof(*s->v));
-	s->b = calloc(st.dp.max_backends, sizeof(*s->b));
-	err = s->v && s->b ? chlb_dp__global_stats(&st.dp, &s->g) : -ENOMEM;
-	for (i = 0; !err && i < st.nvips; i++) {
-		struct state_vip *v = &st.vips[i];
-
-		if (only && v != only)
-			continue;
-		s->v[s->nv].key = v->key;
-		s->v[s->nv].id = v->info.id;
-		err = chlb_dp__vip_stats(&st.dp, v->info.id, &s->v[s->nv++].s);
-		if (!err)
-			err = snap_backends(&st, v, s);
-	}
-	if (err)
-		cli_err(err, "cannot read counters: %s", strerror(-err));
-	s->t = now();
-out:
-	state_close(&st);
-	return err;
-}
-
-static void free_snap(struct snap *s)
-{
-	free(s->v);
-	free(s->b);
-}
-
-/* The same entry in the previous snapshot, if the id still means the same. */
-static const struct vsnap *prev_vip(const struct snap *p, const struct vsnap *v)
-{
-	int i;
-
-	for (i = 0; p && i < p->nv; i++)
-		if (p->v[i].id == v->id && !memcmp(&p->v[i].key, &v->key, sizeof(v->key)))
-			return &p->v[i];
-	return NULL;
-}
-
-static const struct bsnap *prev_backend(const struct snap *p, const struct bsnap *b)
-{
-	int i;
-
-	for (i = 0; p && i < p->nb; i++)
-		if (p->b[i].id == b->id && !memcmp(p->b[i].addr, b->addr, CHLB_ADDR_LEN) &&
-		    !memcmp(&p->b[i].vip, &b->vip, sizeof(b->vip)))
-			return &p->b[i];
-	return NULL;
-}
 
 /*
  * A value as printed: the counter itself, or with a previous snapshot its
@@ -213,7 +104,7 @@ static struct json_object *json_backends(const struct snap *s, const struct snap
 	int i;
 
 	for (i = 0; i < s->nb; i++) {
-		const struct bsnap *b = &s->b[i], *pb = prev_backend(p, b);
+		const struct bsnap *b = &s->b[i], *pb = snap_prev_backend(p, b);
 		struct val v[] = BACKEND_VALS(&b->s, pb ? &pb->s : NULL);
 		struct json_object *o;
 
@@ -241,7 +132,7 @@ static void print_json(const struct snap *s, const struct snap *p, double dt, bo
 		json_object_object_add(root, "interval",
 				       json_object_new_double((double)(long long)(dt * 1000 + 0.5) / 1000));
 	for (i = 0; i < s->nv; i++) {
-		const struct vsnap *vs = &s->v[i], *pv = prev_vip(p, vs);
+		const struct vsnap *vs = &s->v[i], *pv = snap_prev_vip(p, vs);
 		struct val v[] = VIP_VALS(&vs->s, pv ? &pv->s : NULL);
 		struct json_object *o = json_object_new_object();
 
@@ -279,7 +170,7 @@ static int print_plain(const struct snap *s, const struct snap *p, double dt)
 	if (!tv || !tb || !tg)
 		goto out;
 	for (i = 0; i < s->nv; i++) {
-		const struct vsnap *vs = &s->v[i], *pv = prev_vip(p, vs);
+		const struct vsnap *vs = &s->v[i], *pv = snap_prev_vip(p, vs);
 		struct val v[] = VIP_VALS(&vs->s, pv ? &pv->s : NULL);
 
 		format_vip(&vs->key, vip, sizeof(vip));
@@ -287,7 +178,7 @@ static int print_plain(const struct snap *s, const struct snap *p, double dt)
 		table_vals(tv, v, 3, dt);
 	}
 	for (i = 0; i < s->nb; i++) {
-		const struct bsnap *b = &s->b[i], *pb = prev_backend(p, b);
+		const struct bsnap *b = &s->b[i], *pb = snap_prev_backend(p, b);
 		struct val v[] = BACKEND_VALS(&b->s, pb ? &pb->s : NULL);
 
 		format_vip(&b->vip, vip, sizeof(vip));
@@ -318,9 +209,9 @@ out:
 /* Sleep in small steps so Ctrl-C ends the watch promptly. */
 static void nap(double secs)
 {
-	double end = now() + secs;
+	double end = snap_now() + secs;
 
-	while (!stop && now() < end) {
+	while (!stop && snap_now() < end) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
@@ -334,12 +225,12 @@ static int watch(const char *vip, double interval)
 
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
-	err = take_snap(vip, &prev);
+	err = snap_take(vip, &prev);
 	while (!err && !stop) {
 		nap(interval);
 		if (stop)
 			break;
-		err = take_snap(vip, &cur);
+		err = snap_take(vip, &cur);
 		if (err)
 			break;
 		if (cli.json) {
@@ -348,10 +239,10 @@ static int watch(const char *vip, double interval)
 			printf("%s--- rates over %.1f s\n", n++ ? "\n" : "", cur.t - prev.t);
 			err = print_plain(&cur, &prev, cur.t - prev.t);
 		}
-		free_snap(&prev);
+		snap_free(&prev);
 		prev = cur;
 	}
-	free_snap(&prev);
+	snap_free(&prev);
 	return err;
 }
 
@@ -378,13 +269,13 @@ int do_stats(int argc, char **argv)
 	}
 	if (o[0].set)
 		return watch(vip, interval);
-	err = take_snap(vip, &s);
+	err = snap_take(vip, &s);
 	if (!err) {
 		if (cli.json)
 			print_json(&s, NULL, 0, false);
 		else
 			err = print_plain(&s, NULL, 0);
 	}
-	free_snap(&s);
+	snap_free(&s);
 	return err;
 }
