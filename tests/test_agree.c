@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -53,6 +54,28 @@ static const struct vip_case cases[] = {
 	{ "10.0.0.100:53/udp", 4, IPPROTO_UDP, "10.0.0.100", 53, 1 },
 	{ "10.0.0.101:80/tcp", 4, IPPROTO_TCP, "10.0.0.101", 80, 0 },
 };
+
+/* Commands print for people; the test's own output stays readable. */
+static int stdout_off(void)
+{
+	int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
+
+	fflush(stdout);
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDOUT_FILENO);
+	if (null >= 0)
+		close(null);
+	return saved;
+}
+
+static void stdout_on(int saved)
+{
+	fflush(stdout);
+	if (saved >= 0) {
+		dup2(saved, STDOUT_FILENO);
+		close(saved);
+	}
+}
 
 /* Run one chlb command in-process, as main() would, with argv words. */
 static int cmd(int (*fn)(int, char **), ...)
@@ -135,6 +158,7 @@ static int add_backends(const struct vip_case *c)
 static int suite_init(void)
 {
 	char prog[160];
+	int saved, err;
 	size_t i;
 
 	if (unshare(CLONE_NEWNET))	/* our own lo: no host traffic is touched */
@@ -142,7 +166,10 @@ static int suite_init(void)
 	remove_stale();
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PIN_PREFIX "%d", getpid());
 	cli.pin_dir = pin_dir;
-	if (cmd(do_attach, "lo", "--xdp-mode", "skb", NULL)) {
+	saved = stdout_off();
+	err = cmd(do_attach, "lo", "--xdp-mode", "skb", NULL);
+	stdout_on(saved);
+	if (err) {
 		fprintf(stderr, "attach: %s\n", cli_errmsg());
 		return -1;
 	}
@@ -158,10 +185,14 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
+	int saved;
+
 	if (prog_fd >= 0)
 		close(prog_fd);
+	saved = stdout_off();
 	if (pin_dir[0] && cmd(do_detach, NULL))
 		fprintf(stderr, "detach: %s\n", cli_errmsg());
+	stdout_on(saved);
 	remove_dir(pin_dir);
 	return 0;
 }
@@ -383,6 +414,32 @@ static void test_after_del(void)
 }
 
 /*
+ * The read-only commands, in-process so ASan and UBSan watch them: plain
+ * and JSON, with their output sent to /dev/null.
+ */
+static void test_read_commands(void)
+{
+	int saved = stdout_off(), pass;
+
+	CU_ASSERT_FATAL(saved >= 0);
+	for (pass = 0; pass < 2; pass++) {
+		cli.json = pass;
+		CU_ASSERT_EQUAL(cmd(do_status, NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_vip, "list", NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_backend, "list", NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_backend, "list", cases[1].vip, NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_stats, NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_stats, cases[0].vip, NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_route, cases[0].vip, "some-key", NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_route, cases[3].vip, "some-key", NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_lookup, cases[1].vip, "[2001:db8::9]:9", NULL), 0);
+		CU_ASSERT_EQUAL(cmd(do_lookup, cases[0].vip, "10.1.2.3", NULL), -EINVAL);
+	}
+	cli.json = false;
+	stdout_on(saved);
+}
+
+/*
  * libxdp says at length that it falls back to a single program, which is
  * expected here; failures are reported through cli_errmsg() instead.
  */
@@ -424,6 +481,7 @@ int main(void)
 	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
 	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
 	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
+	CU_add_test(s, "read commands, plain and JSON, under ASan", test_read_commands);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
