@@ -114,47 +114,65 @@ struct attach_args {
 	struct chlb_config cfg;
 };
 
+enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS };
+
+/* Options into a config; defaults from chlb.h and shared.h. */
+static int parse_config(struct cli_opt *o, struct chlb_config *c)
+{
+	enum chlb_algo algo = CHLB_ALGO_RING;
+	int err;
+
+	*c = (struct chlb_config){ .xdp_mode = CLI_XDP_NATIVE, .version = 1,
+				   .table_size = CHLB_DEFAULT_TABLE_SIZE,
+				   .vnodes = CHLB_DEFAULT_VNODES,
+				   .max_vips = CHLB_DEFAULT_MAX_VIPS,
+				   .max_backends = CHLB_DEFAULT_MAX_BACKENDS };
+	if (o[O_MODE].val && !strcmp(o[O_MODE].val, "skb"))
+		c->xdp_mode = CLI_XDP_SKB;
+	else if (o[O_MODE].val && strcmp(o[O_MODE].val, "native"))
+		return cli_err(-EINVAL, "invalid XDP mode '%s': expected native or skb",
+			       o[O_MODE].val);
+	if ((o[O_TABLE].val && parse_u32("table size", o[O_TABLE].val, 1, CHLB_MAX_TABLE_SIZE,
+					 &c->table_size)) ||
+	    (o[O_VNODES].val && parse_u32("vnodes", o[O_VNODES].val, 1, CHLB_MAX_VNODES,
+					  &c->vnodes)) ||
+	    (o[O_VIPS].val && parse_u32("max VIPs", o[O_VIPS].val, 1, 65536, &c->max_vips)) ||
+	    (o[O_BACKENDS].val && parse_u32("max backends", o[O_BACKENDS].val, 1, 1 << 20,
+					    &c->max_backends)) ||
+	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed)))
+		return -EINVAL;
+	if (!o[O_SEED].val && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
+		return cli_err(-errno, "getrandom: %s", strerror(errno));
+	if (o[O_ALGO].val && (err = chlb_algo_parse(o[O_ALGO].val, &algo)))
+		return cli_err(err, "invalid algorithm '%s': %s", o[O_ALGO].val,
+			       chlb_strerror(err));
+	c->algo = algo;
+	return 0;
+}
+
 static int parse_attach(int argc, char **argv, struct attach_args *a)
 {
-	struct cli_opt o[] = { CLI_OPT("--xdp-mode", CLI_ARG_REQ), CLI_OPT("--table-size", CLI_ARG_REQ),
-			       CLI_OPT("--vnodes", CLI_ARG_REQ),   CLI_OPT("--seed", CLI_ARG_REQ),
-			       CLI_OPT("--algo", CLI_ARG_REQ),     CLI_OPT("--max-vips", CLI_ARG_REQ),
-			       CLI_OPT("--max-backends", CLI_ARG_REQ), {} };
+	struct cli_opt o[] = { [O_MODE] = CLI_OPT("--xdp-mode", CLI_ARG_REQ),
+			       [O_TABLE] = CLI_OPT("--table-size", CLI_ARG_REQ),
+			       [O_VNODES] = CLI_OPT("--vnodes", CLI_ARG_REQ),
+			       [O_SEED] = CLI_OPT("--seed", CLI_ARG_REQ),
+			       [O_ALGO] = CLI_OPT("--algo", CLI_ARG_REQ),
+			       [O_VIPS] = CLI_OPT("--max-vips", CLI_ARG_REQ),
+			       [O_BACKENDS] = CLI_OPT("--max-backends", CLI_ARG_REQ),
+			       {} };
 	static const char *const names[] = { "DEV" };
-	struct chlb_config *c = &a->cfg;
-	enum chlb_algo algo = CHLB_ALGO_RING;
 	int n, err;
 
 	err = cli_args(argc, argv, o, &a->dev, 1, 1, names, &n);
+	if (!err)
+		err = parse_config(o, &a->cfg);
 	if (err)
 		return err;
-	c->xdp_mode = CLI_XDP_NATIVE;
-	c->table_size = CHLB_DEFAULT_TABLE_SIZE;
-	c->vnodes = CHLB_DEFAULT_VNODES;
-	c->max_vips = CHLB_DEFAULT_MAX_VIPS;
-	c->max_backends = CHLB_DEFAULT_MAX_BACKENDS;
-	if (o[0].val && !strcmp(o[0].val, "skb"))
-		c->xdp_mode = CLI_XDP_SKB;
-	else if (o[0].val && strcmp(o[0].val, "native"))
-		return cli_err(-EINVAL, "invalid XDP mode '%s': expected native or skb", o[0].val);
-	if ((o[1].val && parse_u32("table size", o[1].val, 1, CHLB_MAX_TABLE_SIZE,
-				   &c->table_size)) ||
-	    (o[2].val && parse_u32("vnodes", o[2].val, 1, CHLB_MAX_VNODES, &c->vnodes)) ||
-	    (o[5].val && parse_u32("max VIPs", o[5].val, 1, 65536, &c->max_vips)) ||
-	    (o[6].val && parse_u32("max backends", o[6].val, 1, 1 << 20, &c->max_backends)))
-		return -EINVAL;
-	if (o[3].val ? parse_seed(o[3].val, &c->seed) :
-		       getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
-		return o[3].val ? -EINVAL : cli_err(-errno, "getrandom: %s", strerror(errno));
-	if (o[4].val && (err = chlb_algo_parse(o[4].val, &algo)))
-		return cli_err(err, "invalid algorithm '%s': %s", o[4].val, chlb_strerror(err));
-	c->algo = algo;
-	c->version = 1;
 	a->ifindex = if_nametoindex(a->dev);
 	if (!a->ifindex)
 		return cli_err(-ENODEV, "no such interface '%s'", a->dev);
-	c->ifindex = a->ifindex;
-	return if_mac(a->dev, c->if_mac);
+	a->cfg.ifindex = a->ifindex;
+	return if_mac(a->dev, a->cfg.if_mac);
 }
 
 /* Load, configure, attach. On failure the caller removes our pins. */
