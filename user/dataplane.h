@@ -63,7 +63,12 @@ int chlb_dp__vip_sync(struct chlb_dp *dp);
 /*
  * Publish a complete table for a VIP in one step: a new inner array is
  * created and filled, then swapped into chlb_tables[vip_id]. slots has
- * table_size entries: backend ids or CHLB_NO_BACKEND.
+ * table_size entries: backend ids or CHLB_NO_BACKEND (-EINVAL for any
+ * other id >= max_backends). The kernel waits for an RCU grace period in
+ * the swap (about 14 ms on the 2-CPU test VM), so when this returns no
+ * program run uses the old table any more: a backend that only the old
+ * table named receives no new packet, and its entry may be retired.
+ * Memory: the kernel stores array values 8 bytes apart, 8 * table_size.
  */
 int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots);
 /* Read the live table of a VIP; -ENOENT when it has none. */
