@@ -282,6 +282,18 @@ check "the instance already there is untouched" [ "$rc" -eq 0 -a \
 	"$(c2 -j status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["attached"], d["backends_used"])')" = "True 4" ]
 c2 detach >/dev/null
 
+# ---- bpffs missing: attach mounts it (in a private mount namespace) ----------
+
+if unshare -m --propagation private bash -c "umount /sys/fs/bpf && ! mountpoint -q /sys/fs/bpf &&
+	nsenter --net=/run/netns/$NS '$CHLB' -d /sys/fs/bpf/chlb-cli-${ID}x4 attach w0 --xdp-mode skb &&
+	mountpoint -q /sys/fs/bpf && [ -e /sys/fs/bpf/chlb-cli-${ID}x4/chlb_config ] &&
+	nsenter --net=/run/netns/$NS '$CHLB' -d /sys/fs/bpf/chlb-cli-${ID}x4 detach" >/dev/null; then
+	ok "attach mounts bpffs when /sys/fs/bpf is not mounted"
+else
+	ko "attach mounts bpffs when /sys/fs/bpf is not mounted"
+fi
+check "... and detach took XDP off w0 again" bash -c "! ip -n $NS link show w0 | grep -q xdp"
+
 # ---- removal -----------------------------------------------------------------
 
 change "backend del" "" backend del $V4 10.9.0.20
