@@ -6,15 +6,17 @@
 # <= 50 ms. Figures go to $BENCH_JSON.
 set -u
 ID=$$
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/sh/cli_lib.bash
 need_root
 remove_stale
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 make_topology || { echo "bench_cli: cannot build the topology"; exit 1; }
+# Overridable to see where the time goes, e.g. CHLB_BENCH_VNODES=160.
 PRESENT=${CHLB_BENCH_BACKENDS:-1000}
 ROUNDS=${CHLB_BENCH_ROUNDS:-21}
+VNODES=${CHLB_BENCH_VNODES:+--vnodes $CHLB_BENCH_VNODES}
 VIP=10.0.0.100:80/tcp
 
 mac() { printf '02:00:%02x:%02x:%02x:%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) \
@@ -22,7 +24,8 @@ mac() { printf '02:00:%02x:%02x:%02x:%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255
 addr() { echo "10.$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255 | 1))"; }
 now_ns() { date +%s%N; }
 
-c attach v0 --xdp-mode skb >/dev/null && c vip add $VIP || exit 1
+# shellcheck disable=SC2086 # VNODES is two words or none
+c attach v0 --xdp-mode skb $VNODES >/dev/null && c vip add $VIP || exit 1
 echo "bench_cli: adding $PRESENT backends (one chlb run each)..."
 t0=$(now_ns)
 for i in $(seq 1 "$PRESENT"); do

@@ -6,7 +6,7 @@
 # second instance agreeing on checksums, detach leaving nothing pinned.
 set -u
 ID=$$
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/sh/cli_lib.bash
 need_root
 remove_stale

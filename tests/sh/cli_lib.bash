@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared by the CLI shell suites (sourced, not run): a namespace with a veth
 # pair for chlb, a peer namespace that answers ARP, a unique pin directory,
 # and PASS/FAIL bookkeeping. Needs CHLB (path of the binary) and ID.
@@ -25,8 +26,9 @@ need_root() {
 # chlb inside the namespace (`ip netns exec` would hide the bpffs pins).
 c() { nsenter --net="/run/netns/$NS" "$CHLB" -d "$PIN" "$@"; }
 
-# Run chlb; sets $out, $err, $rc.
 ERRF=$(mktemp)
+# Run chlb; sets $out, $err, $rc for the caller.
+# shellcheck disable=SC2034
 run() { out=$(c "$@" 2>"$ERRF"); rc=$?; err=$(cat "$ERRF"); }
 
 is_json() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$1" 2>/dev/null; }
