@@ -105,6 +105,7 @@ int do_lookup(int argc, char **argv)
 	struct state_vip *vip;
 	struct json_object *o;
 	const char *pos[2];
+	char what[CLI_VIP_STRLEN + 24];
 	__u16 cport;
 	int n, err;
 
@@ -128,7 +129,8 @@ int do_lookup(int argc, char **argv)
 	json_object_object_add(o, "client", json_object_new_string(pos[1]));
 	json_object_object_add(o, "hash", json_object_new_int64(r.hash));
 	json_object_object_add(o, "slot", json_object_new_int64(r.slot));
-	print_choice(&st, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, pos[1]);
+	snprintf(what, sizeof(what), "%s (slot %u)", pos[1], r.slot);
+	print_choice(&st, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, what);
 out:
 	chlb_ring__free(ring);
 	state_close(&st);
