@@ -141,10 +141,8 @@ int main(int argc, char **argv)
 		printf("chlb %s\n", CHLB_VERSION);
 		return EXIT_OK;
 	}
-	if (!err && optind >= argc) {
-		usage();
-		err = cli_err(-EINVAL, "missing command");
-	}
+	if (!err && optind >= argc)
+		err = cli_err(-EINVAL, "missing command; try 'chlb --help'");
 	if (!err)
 		err = cli_dispatch("", cmds, argc - optind, argv + optind, usage);
 	if (err)

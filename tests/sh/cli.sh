@@ -199,6 +199,7 @@ bad "unknown backend command" backend frob
 bad "unknown command" frobnicate
 bad "unknown global option" --frob status
 bad "missing command" vip
+bad "no command at all"
 bad "lookup without port" lookup $V4 192.0.2.7
 bad "lookup family mismatch" lookup $V4 '[2001:db8::7]:5'
 bad "lookup unknown VIP" lookup 10.0.0.99:80/tcp 192.0.2.7:5
