@@ -11,6 +11,7 @@
 #include "chlb/shared.h"
 #include "maps.h"
 #include "parse.h"
+#include "flow.h"
 
 /* Chosen at load time by the controller (struct chlb_dp_opts). */
 const volatile __u64 seed = 0;
@@ -18,6 +19,16 @@ const volatile __u32 table_size = 1;
 const volatile __u32 max_backends = CHLB_DEFAULT_MAX_BACKENDS;
 const volatile __u32 vip_index_mask = 0;
 const volatile __u8 if_mac[ETH_ALEN] = {};
+/* The flow table: on (non-zero) or the stateless path; UDP idle timeout. */
+const volatile __u32 flow_table = 0;
+const volatile __u64 udp_timeout_ns = CHLB_DEFAULT_UDP_TIMEOUT * 1000000000ULL;
+/*
+ * Benches only (tests/bench_xdp.c): BPF_PROG_TEST_RUN's `repeat` runs the
+ * same buffer again, so to measure new flows each run adds 1 to the
+ * frame's source address before the flow key is read (IPv4: 2^32 distinct
+ * flows). Dead code, removed by the verifier, when 0.
+ */
+const volatile __u32 bench_fresh_flows = 0;
 
 /*
  * Compare VIP keys as two 64-bit words and a 32-bit tail. memcpy, not
@@ -90,6 +101,53 @@ static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key
 	return be;
 }
 
+/*
+ * The backend through the flow table. A SYN takes the slot table and
+ * overwrites any entry (a new connection on a reused five-tuple); other
+ * frames keep their recorded backend while it is good (flow.h). A miss
+ * records the slot table's choice. *inserted: an entry was written.
+ */
+static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt *p,
+							   const struct chlb_flow_key *k,
+							   __u32 vip_id, __u32 *bid, int *inserted)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct chlb_global_stats *gs;
+	struct chlb_backend *be;
+	struct chlb_flow *f;
+	__u32 zero = 0;
+
+	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
+	if (!gs)
+		return NULL;
+	if (!chlb_new_flow(p)) {
+		f = bpf_map_lookup_elem(&chlb_flows, k);
+		be = f ? chlb_flow_backend(f, p->proto, vip_id, now, udp_timeout_ns, gs, bid)
+		       : NULL;
+		if (be) {
+			chlb_gcount(gs, CHLB_CNT_FLOW_HIT);
+			return be;
+		}
+	}
+	chlb_gcount(gs, CHLB_CNT_FLOW_MISS);
+	be = chlb_pick(k, vip_id, bid);
+	if (be)
+		*inserted = chlb_flow_record(k, *bid, be, now, gs);
+	return be;
+}
+
+/* bench_fresh_flows: a new source address for every run of the buffer. */
+static __always_inline void chlb_bench_next_flow(const struct chlb_pkt *p)
+{
+	struct ipv6hdr *ip6 = p->l3;
+	struct iphdr *ip = p->l3;
+
+	if (p->family == CHLB_FAMILY_INET)
+		ip->saddr = bpf_htonl(bpf_ntohl(ip->saddr) + 1);
+	else
+		ip6->saddr.in6_u.u6_addr32[3] = bpf_htonl(bpf_ntohl(ip6->saddr.in6_u.u6_addr32[3]) + 1);
+}
+
 static __always_inline void chlb_rewrite_macs(struct chlb_ethhdr *eth,
 					      const struct chlb_backend *be)
 {
@@ -110,9 +168,17 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 	struct chlb_flow_key key;
 	struct chlb_backend *be;
 	__u32 bid = 0;
+	int new_flow = 0;
 
+	if (bench_fresh_flows)
+		chlb_bench_next_flow(p);
 	chlb_flow_key_of(p, vk, &key);
-	be = chlb_pick(&key, vip->id, &bid);
+	if (flow_table) {
+		be = chlb_flow_pick(p, &key, vip->id, &bid, &new_flow);
+	} else {
+		be = chlb_pick(&key, vip->id, &bid);
+		new_flow = chlb_new_flow(p);
+	}
 	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
 	if (vs) {
 		vs->packets++;
@@ -125,7 +191,7 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 	if (bs) {
 		bs->packets++;
 		bs->bytes += bytes;
-		bs->new_flows += chlb_new_flow(p);
+		bs->new_flows += new_flow;
 	}
 	chlb_rewrite_macs(p->eth, be);
 	return CHLB_CNT_TX;
@@ -142,7 +208,7 @@ static __always_inline int chlb_count(__u32 reason)
 	__u32 zero = 0;
 
 	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
-	if (gs && reason < CHLB_CNT_MAX)
+	if (gs && reason < CHLB_CNT_REASONS)
 		gs->counters[reason]++;
 	if (reason == CHLB_CNT_TX)
 		return XDP_TX;

@@ -102,6 +102,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_gstats SEC(".maps");
 
+/*
+ * The flow table: five-tuple -> backend. Sized at load (1 entry when the
+ * table is off). Per-CPU LRU lists by default: an insert takes only its
+ * CPU's list lock, and the hash table itself is shared, so a flow whose
+ * frames arrive on several CPUs finds one entry (tests/bench_xdp.c
+ * measures both kinds; the loader may clear the flag).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct chlb_flow_key);
+	__type(value, struct chlb_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_flows SEC(".maps");
+
 /* Userspace's record of the attach parameters; the program never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

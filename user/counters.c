@@ -11,6 +11,11 @@ static const char *const names[] = {
 	[CHLB_CNT_PASS_FRAGMENT] = "pass_fragment",
 	[CHLB_CNT_PASS_MALFORMED] = "pass_malformed",
 	[CHLB_CNT_DROP_NO_BACKEND] = "drop_no_backend",
+	[CHLB_CNT_FLOW_HIT] = "flow_hit",
+	[CHLB_CNT_FLOW_MISS] = "flow_miss",
+	[CHLB_CNT_FLOW_INSERT] = "flow_insert",
+	[CHLB_CNT_FLOW_EXPIRED] = "flow_expired",
+	[CHLB_CNT_FLOW_STALE] = "flow_stale",
 };
 
 _Static_assert(sizeof(names) / sizeof(names[0]) == CHLB_CNT_MAX,

@@ -19,9 +19,26 @@ static int dp_check_opts(const struct chlb_dp_opts *o)
 {
 	if (!o->max_vips || !o->max_backends || !o->table_size ||
 	    o->table_size > CHLB_MAX_TABLE_SIZE ||
-	    o->max_backends >= CHLB_NO_BACKEND)
+	    o->max_backends >= CHLB_NO_BACKEND || o->flow_entries > CHLB_MAX_FLOW_ENTRIES ||
+	    o->udp_timeout > CHLB_MAX_UDP_TIMEOUT)
 		return -EINVAL;
 	return 0;
+}
+
+/*
+ * The kernel rounds a per-CPU LRU map up to a multiple of the possible
+ * CPUs (each CPU's list gets an equal share); round the same way so that
+ * a second load finds the pinned map's size as it asks for it. Off: one
+ * entry per CPU, never used.
+ */
+static __u32 dp_flow_size(const struct chlb_dp_opts *o)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 n = o->flow_entries ? o->flow_entries : 1;
+
+	if (o->flow_common_lru || ncpus <= 0)
+		return n;
+	return (n + ncpus - 1) / ncpus * ncpus;
 }
 
 static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
@@ -35,6 +52,7 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		{ skel->maps.chlb_vstats, o->max_vips },
 		{ skel->maps.chlb_backends, o->max_backends },
 		{ skel->maps.chlb_bstats, o->max_backends },
+		{ skel->maps.chlb_flows, dp_flow_size(o) },
 	};
 	size_t i;
 	int err;
@@ -44,7 +62,16 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		if (err)
 			return err;
 	}
+	if (o->flow_common_lru)
+		return bpf_map__set_map_flags(skel->maps.chlb_flows,
+					      bpf_map__map_flags(skel->maps.chlb_flows) &
+					      ~BPF_F_NO_COMMON_LRU);
 	return 0;
+}
+
+static __u32 dp_udp_timeout(const struct chlb_dp_opts *o)
+{
+	return o->udp_timeout ? o->udp_timeout : CHLB_DEFAULT_UDP_TIMEOUT;
 }
 
 /*
@@ -99,6 +126,9 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 	cfg.max_vips = o->max_vips;
 	cfg.max_backends = o->max_backends;
 	memcpy(cfg.if_mac, o->if_mac, sizeof(cfg.if_mac));
+	cfg.flow_entries = o->flow_entries ? dp_flow_size(o) : 0;
+	cfg.udp_timeout = dp_udp_timeout(o);
+	cfg.flow_map_flags = bpf_map__map_flags(skel->maps.chlb_flows);
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
@@ -130,6 +160,9 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->max_backends = opts->max_backends;
 	skel->rodata->vip_index_mask = chlb_vip_index_size(opts->max_vips) - 1;
 	memcpy((void *)skel->rodata->if_mac, opts->if_mac, sizeof(opts->if_mac));
+	skel->rodata->flow_table = !!opts->flow_entries;
+	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;
+	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
 	err = chlb__load(skel);
 	if (!err)
 		err = dp_write_config(skel, opts);
@@ -150,7 +183,7 @@ static void dp_init(struct chlb_dp *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->vips_fd = dp->tables_fd = dp->backends_fd = -1;
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
-	dp->vip_index_fd = dp->vip_ports_fd = -1;
+	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = -1;
 }
 
 static int dp_ncpus(struct chlb_dp *dp)
@@ -171,6 +204,10 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->config_fd = bpf_map__fd(skel->maps.chlb_config);
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
+	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
+	dp->flow_entries = skel->rodata->flow_table ? bpf_map__max_entries(skel->maps.chlb_flows)
+						    : 0;
+	dp->udp_timeout = skel->rodata->udp_timeout_ns / 1000000000ULL;
 	dp->max_vips = bpf_map__max_entries(skel->maps.chlb_vips);
 	dp->max_backends = bpf_map__max_entries(skel->maps.chlb_backends);
 	dp->table_size = skel->rodata->table_size;
@@ -201,6 +238,8 @@ static int dp_read_limits(struct chlb_dp *dp)
 	dp->table_size = cfg.table_size;
 	dp->max_vips = cfg.max_vips;
 	dp->max_backends = cfg.max_backends;
+	dp->flow_entries = cfg.flow_entries;
+	dp->udp_timeout = cfg.udp_timeout;
 	return 0;
 }
 
@@ -219,6 +258,7 @@ int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp)
 		{ CHLB_MAP_CONFIG, &dp->config_fd },
 		{ CHLB_MAP_VIP_INDEX, &dp->vip_index_fd },
 		{ CHLB_MAP_VIP_PORTS, &dp->vip_ports_fd },
+		{ CHLB_MAP_FLOWS, &dp->flows_fd },
 	};
 	size_t i;
 	int err;
@@ -243,7 +283,8 @@ void chlb_dp__close(struct chlb_dp *dp)
 {
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
-		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd };
+		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd,
+		       &dp->flows_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

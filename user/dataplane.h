@@ -19,6 +19,10 @@ struct chlb_dp_opts {
 	__u32 table_size;	/* M, slots per VIP table */
 	__u64 seed;		/* cluster seed for the flow hash */
 	__u8 if_mac[6];		/* source MAC of forwarded frames */
+	__u32 flow_entries;	/* flow table size; 0: off, the stateless path */
+	__u32 udp_timeout;	/* seconds; 0: CHLB_DEFAULT_UDP_TIMEOUT */
+	int flow_common_lru;	/* benches: one common LRU list, not per-CPU */
+	int bench_fresh_flows;	/* benches: a new flow per run (bpf/chlb.bpf.c) */
 };
 
 /* File descriptors of one instance's maps, from a skeleton or from pins. */
@@ -32,6 +36,9 @@ struct chlb_dp {
 	int config_fd;
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
+	int flows_fd;		/* the flow table (1 unused entry when off) */
+	__u32 flow_entries;	/* 0: flow table off */
+	__u32 udp_timeout;	/* seconds */
 	__u32 max_vips;
 	__u32 max_backends;
 	__u32 table_size;

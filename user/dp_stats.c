@@ -56,7 +56,10 @@ int chlb_dp__vip_stats(struct chlb_dp *dp, __u32 vip_id, struct chlb_vip_stats *
 	return dp_percpu_sum(dp, dp->vstats_fd, vip_id, (__u64 *)out, DP_WORDS(*out));
 }
 
-/* The program counts each frame once, by reason; RX is their sum. */
+/*
+ * The program counts each frame once, by reason; RX is their sum. The
+ * flow table's counters after the reasons are events, not in RX.
+ */
 int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out)
 {
 	int i, err;
@@ -65,7 +68,7 @@ int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out)
 	if (err)
 		return err;
 	out->counters[CHLB_CNT_RX] = 0;
-	for (i = CHLB_CNT_RX + 1; i < CHLB_CNT_MAX; i++)
+	for (i = CHLB_CNT_RX + 1; i < CHLB_CNT_REASONS; i++)
 		out->counters[CHLB_CNT_RX] += out->counters[i];
 	return 0;
 }

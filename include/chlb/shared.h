@@ -25,6 +25,17 @@
 #define CHLB_DEFAULT_MAX_VIPS		64
 #define CHLB_DEFAULT_MAX_BACKENDS	4096	/* all VIPs together */
 
+/*
+ * The flow table (chlb_flows): entries at attach, 0 = off (stateless).
+ * About 120 bytes of kernel memory per entry, so the default is ~31 MB.
+ */
+#define CHLB_DEFAULT_FLOW_ENTRIES	(1u << 18)
+#define CHLB_MAX_FLOW_ENTRIES		(1u << 24)
+#define CHLB_DEFAULT_UDP_TIMEOUT	30	/* seconds idle before a UDP flow re-hashes */
+#define CHLB_MAX_UDP_TIMEOUT		86400
+/* A hit rewrites last_seen only when it is this old: few writes to shared lines. */
+#define CHLB_FLOW_REFRESH_NS		1000000000ULL
+
 /* Map names, pinned under the pin directory (LIBBPF_PIN_BY_NAME). */
 #define CHLB_MAP_VIPS		"chlb_vips"
 #define CHLB_MAP_TABLES		"chlb_tables"
@@ -35,6 +46,7 @@
 #define CHLB_MAP_CONFIG		"chlb_config"
 #define CHLB_MAP_VIP_INDEX	"chlb_vip_index"
 #define CHLB_MAP_VIP_PORTS	"chlb_vip_ports"
+#define CHLB_MAP_FLOWS		"chlb_flows"
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -125,7 +137,10 @@ static __always_inline void chlb_vip_port_set(struct chlb_vip_ports *p, __u16 po
 /*
  * chlb_backends: ARRAY indexed by backend id. It is also the authoritative
  * record of each backend's configuration (address, weight, state), which
- * the controller reads back to rebuild rings deterministically.
+ * the controller reads back to rebuild rings deterministically. gen counts
+ * the lives of the id: the controller keeps it when it clears an entry and
+ * bumps it when it reuses the id, so a flow recorded for an earlier backend
+ * of that id is seen to be stale.
  */
 struct chlb_backend {
 	__u8 addr[CHLB_ADDR_LEN];
@@ -133,8 +148,23 @@ struct chlb_backend {
 	__u16 weight;
 	__u32 vip_id;
 	__u32 flags;		/* enum chlb_backend_flags */
+	__u32 gen;
+	__u32 pad;
 };
-_Static_assert(sizeof(struct chlb_backend) == 32, "chlb_backend ABI");
+_Static_assert(sizeof(struct chlb_backend) == 40, "chlb_backend ABI");
+
+/*
+ * chlb_flows: LRU_HASH, struct chlb_flow_key -> struct chlb_flow. The
+ * backend a live flow was sent to, valid while that backend's entry is in
+ * use with the same gen and VIP. last_seen is CLOCK_MONOTONIC_COARSE in ns
+ * (bpf_ktime_get_coarse_ns()); UDP entries idle past the timeout re-hash.
+ */
+struct chlb_flow {
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u64 last_seen;
+};
+_Static_assert(sizeof(struct chlb_flow) == 16, "chlb_flow ABI");
 
 /* chlb_bstats: PERCPU_ARRAY indexed by backend id */
 struct chlb_backend_stats {
@@ -161,8 +191,20 @@ enum chlb_counter {
 	CHLB_CNT_PASS_FRAGMENT,		/* IPv4 fragments, IPv6 fragment hdr */
 	CHLB_CNT_PASS_MALFORMED,	/* truncated or bad headers */
 	CHLB_CNT_DROP_NO_BACKEND,	/* VIP with no usable backend */
+	/*
+	 * Flow table events, counted beside the frame's reason (not in RX).
+	 * With the table on, every VIP frame is a hit or a miss.
+	 */
+	CHLB_CNT_FLOW_HIT,		/* backend taken from the flow table */
+	CHLB_CNT_FLOW_MISS,		/* from the slot table: no entry, SYN,
+					 * expired or stale */
+	CHLB_CNT_FLOW_INSERT,		/* entries written (misses forwarded) */
+	CHLB_CNT_FLOW_EXPIRED,		/* misses: UDP entry idle too long */
+	CHLB_CNT_FLOW_STALE,		/* misses: backend removed or replaced */
 	CHLB_CNT_MAX,
 };
+/* Counters below this one are frame reasons: each frame adds to exactly one. */
+#define CHLB_CNT_REASONS CHLB_CNT_FLOW_HIT
 
 struct chlb_global_stats {
 	__u64 counters[CHLB_CNT_MAX];
@@ -181,7 +223,10 @@ struct chlb_config {
 	__u32 version;
 	__u8 if_mac[6];
 	__u8 pad[2];
-	__u32 reserved[6];
+	__u32 flow_entries;	/* 0: flow table off */
+	__u32 udp_timeout;	/* seconds */
+	__u32 flow_map_flags;	/* BPF_F_NO_COMMON_LRU or 0 */
+	__u32 reserved[3];
 };
 _Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
 

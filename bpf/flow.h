@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The flow table's rules, BPF side: is a recorded flow still good, and
+ * recording one. chlb.bpf.c decides when to consult it (SYNs never do:
+ * a new connection always takes the current slot table).
+ */
+#ifndef CHLB_BPF_FLOW_H
+#define CHLB_BPF_FLOW_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "chlb/shared.h"
+#include "maps.h"
+
+static __always_inline void chlb_gcount(struct chlb_global_stats *gs, __u32 c)
+{
+	if (c < CHLB_CNT_MAX)
+		gs->counters[c]++;
+}
+
+/*
+ * The backend a recorded flow goes to, or NULL when the flow must be
+ * re-hashed: a UDP entry idle past the timeout (expired), or a backend
+ * that was removed, or whose id now names another backend (stale). A
+ * draining backend is still in use: its flows stay. last_seen is written
+ * back only when it is old, so a busy flow's cache line stays shared.
+ */
+static __always_inline struct chlb_backend *
+chlb_flow_backend(struct chlb_flow *f, __u8 proto, __u32 vip_id, __u64 now,
+		  __u64 udp_timeout_ns, struct chlb_global_stats *gs, __u32 *bid)
+{
+	__u64 idle = now - f->last_seen;
+	struct chlb_backend *be;
+	__u32 id = f->backend_id;
+
+	if (proto == IPPROTO_UDP && idle > udp_timeout_ns && now > f->last_seen) {
+		chlb_gcount(gs, CHLB_CNT_FLOW_EXPIRED);
+		return NULL;
+	}
+	be = bpf_map_lookup_elem(&chlb_backends, &id);
+	if (!be || !(be->flags & CHLB_BACKEND_F_IN_USE) || be->gen != f->backend_gen ||
+	    be->vip_id != vip_id) {
+		chlb_gcount(gs, CHLB_CNT_FLOW_STALE);
+		return NULL;
+	}
+	if (idle > CHLB_FLOW_REFRESH_NS && now > f->last_seen)
+		f->last_seen = now;
+	*bid = id;
+	return be;
+}
+
+/* Record (or overwrite) the flow's backend; 1 when written. */
+static __always_inline int chlb_flow_record(const struct chlb_flow_key *k, __u32 bid,
+					    const struct chlb_backend *be, __u64 now,
+					    struct chlb_global_stats *gs)
+{
+	struct chlb_flow f = { .backend_id = bid, .backend_gen = be->gen, .last_seen = now };
+
+	if (bpf_map_update_elem(&chlb_flows, k, &f, BPF_ANY))
+		return 0;
+	chlb_gcount(gs, CHLB_CNT_FLOW_INSERT);
+	return 1;
+}
+
+#endif /* CHLB_BPF_FLOW_H */
