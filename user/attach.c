@@ -31,11 +31,17 @@ static int attach_help(void)
 {
 	printf("Usage: chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                  [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
+	       "                  [--flow-table N|off] [--udp-timeout SECONDS]\n"
 	       "       chlb detach\n"
 	       "       defaults: native mode, M=%u, V=%u, random seed, algo ring,\n"
-	       "       %u VIPs, %u backends (all VIPs together)\n",
+	       "       %u VIPs, %u backends (all VIPs together),\n"
+	       "       flow table of %u entries (~%u MB), UDP flows re-hashed after %u s idle\n"
+	       "       --flow-table: live flows keep their backend across backend changes;\n"
+	       "       off: every packet follows the current table (stateless)\n",
 	       CHLB_DEFAULT_TABLE_SIZE, CHLB_DEFAULT_VNODES, CHLB_DEFAULT_MAX_VIPS,
-	       CHLB_DEFAULT_MAX_BACKENDS);
+	       CHLB_DEFAULT_MAX_BACKENDS, CHLB_DEFAULT_FLOW_ENTRIES,
+	       CHLB_DEFAULT_FLOW_ENTRIES / 8192 /* ~128 bytes an entry */,
+	       CHLB_DEFAULT_UDP_TIMEOUT);
 	return 0;
 }
 
@@ -114,7 +120,23 @@ struct attach_args {
 	struct chlb_config cfg;
 };
 
-enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS };
+enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS, O_FLOWS, O_UDP_TIMEOUT };
+
+/* --flow-table N|off and --udp-timeout SECONDS. */
+static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
+{
+	c->flow_entries = CHLB_DEFAULT_FLOW_ENTRIES;
+	c->udp_timeout = CHLB_DEFAULT_UDP_TIMEOUT;
+	if (o[O_FLOWS].val && !strcmp(o[O_FLOWS].val, "off"))
+		c->flow_entries = 0;
+	else if (o[O_FLOWS].val && parse_u32("flow table size", o[O_FLOWS].val, 1,
+					     CHLB_MAX_FLOW_ENTRIES, &c->flow_entries))
+		return -EINVAL;
+	if (o[O_UDP_TIMEOUT].val && parse_u32("UDP timeout", o[O_UDP_TIMEOUT].val, 1,
+					      CHLB_MAX_UDP_TIMEOUT, &c->udp_timeout))
+		return -EINVAL;
+	return 0;
+}
 
 /* Options into a config; defaults from chlb.h and shared.h. */
 static int parse_config(struct cli_opt *o, struct chlb_config *c)
@@ -139,7 +161,7 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 	    (o[O_VIPS].val && parse_u32("max VIPs", o[O_VIPS].val, 1, 65536, &c->max_vips)) ||
 	    (o[O_BACKENDS].val && parse_u32("max backends", o[O_BACKENDS].val, 1, 1 << 20,
 					    &c->max_backends)) ||
-	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed)))
+	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed)) || parse_flow_opts(o, c))
 		return -EINVAL;
 	if (!o[O_SEED].val && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
 		return cli_err(-errno, "getrandom: %s", strerror(errno));
@@ -159,6 +181,8 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 			       [O_ALGO] = CLI_OPT("--algo", CLI_ARG_REQ),
 			       [O_VIPS] = CLI_OPT("--max-vips", CLI_ARG_REQ),
 			       [O_BACKENDS] = CLI_OPT("--max-backends", CLI_ARG_REQ),
+			       [O_FLOWS] = CLI_OPT("--flow-table", CLI_ARG_REQ),
+			       [O_UDP_TIMEOUT] = CLI_OPT("--udp-timeout", CLI_ARG_REQ),
 			       {} };
 	static const char *const names[] = { "DEV" };
 	int n, err;
@@ -184,6 +208,8 @@ static int attach_locked(struct attach_args *a)
 		.max_backends = a->cfg.max_backends,
 		.table_size = a->cfg.table_size,
 		.seed = a->cfg.seed,
+		.flow_entries = a->cfg.flow_entries,
+		.udp_timeout = a->cfg.udp_timeout,
 	};
 	struct chlb *skel = NULL;
 	struct chlb_dp dp;
@@ -197,6 +223,9 @@ static int attach_locked(struct attach_args *a)
 		goto out;
 	}
 	err = chlb_dp__from_skel(skel, &dp);
+	/* the flow table as loaded: rounded to the CPUs, its LRU kind */
+	a->cfg.flow_entries = dp.flow_entries;
+	a->cfg.flow_map_flags = bpf_map__map_flags(skel->maps.chlb_flows);
 	if (!err)
 		err = bpf_map_update_elem(dp.config_fd, &zero, &a->cfg, BPF_ANY);
 	if (err) {

@@ -24,7 +24,12 @@ int backend_help(void)
 	       "       chlb backend set VIP ADDR (--weight W | --drain | --undrain)\n"
 	       "       chlb backend list [VIP]\n" CLI_HELP_GRAMMAR
 	       "       W    := 1..256 (default 1), share proportional to weight\n"
-	       "       MAC  := aa:bb:cc:dd:ee:ff (default: from the neighbour table)\n");
+	       "       MAC  := aa:bb:cc:dd:ee:ff (default: from the neighbour table)\n"
+	       "       add:     new connections may land on it; live ones stay where\n"
+	       "                they are (flow table)\n"
+	       "       --drain: no new connections; its live ones continue (flow table)\n"
+	       "       del:     its connections are re-hashed to the other backends\n"
+	       "                (they break); the others' are untouched\n");
 	return 0;
 }
 
@@ -128,6 +133,8 @@ static int backend_add(int argc, char **argv)
 		goto out;
 	memcpy(b.addr, t.addr.bytes, CHLB_ADDR_LEN);
 	b.vip_id = t.vip->info.id;
+	/* a new life of the id: flows recorded for its last backend re-hash */
+	b.gen = t.st.backends[id].gen + 1;
 	err = chlb_dp__reset_backend_stats(&t.st.dp, id);
 	if (!err)
 		err = state_write_backend(&t.st, id, &b);

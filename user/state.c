@@ -235,7 +235,8 @@ int state_write_backend(struct state *st, __u32 id, const struct chlb_backend *b
 
 int state_clear_backend(struct state *st, __u32 id)
 {
-	struct chlb_backend zero = {};
+	/* gen survives: the id's next backend gets gen + 1 (shared.h) */
+	struct chlb_backend zero = { .gen = st->backends[id].gen };
 	int err = state_write_backend(st, id, &zero);
 
 	if (!err)

@@ -30,6 +30,7 @@ struct status {
 	int attached;
 	int backends;
 	__u64 memory;
+	__u64 flow_memory;	/* the flow table map's, as the kernel counts it */
 	struct vip_status *vips;
 };
 
@@ -89,7 +90,7 @@ static __u64 memory_used(struct state *st)
 	const struct chlb_dp *d = &st->dp;
 	int fds[] = { d->vips_fd,   d->tables_fd, d->backends_fd, d->bstats_fd,
 		      d->vstats_fd, d->gstats_fd, d->config_fd, d->vip_index_fd,
-		      d->vip_ports_fd };
+		      d->vip_ports_fd, d->flows_fd };
 	__u64 sum = 0;
 	size_t i;
 
@@ -123,6 +124,7 @@ static int gather(struct state *st, struct status *s)
 	for (id = 0; id < st->dp.max_backends; id++)
 		s->backends += !!(st->backends[id].flags & CHLB_BACKEND_F_IN_USE);
 	s->memory = memory_used(st);
+	s->flow_memory = map_memlock(st->dp.flows_fd);
 	s->vips = calloc(st->nvips ? st->nvips : 1, sizeof(*s->vips));
 	if (!s->vips)
 		return -ENOMEM;
@@ -136,6 +138,31 @@ static int gather(struct state *st, struct status *s)
 			return err;
 	}
 	return 0;
+}
+
+static const char *flow_mode(const struct chlb_config *c)
+{
+	if (!c->flow_entries)
+		return "off";
+	return c->flow_map_flags & BPF_F_NO_COMMON_LRU ? "lru_percpu" : "lru";
+}
+
+/* Bytes per flow entry: the map's memory over its entries. */
+static __u64 flow_entry_bytes(const struct state *st, const struct status *s)
+{
+	return st->cfg.flow_entries ? s->flow_memory / st->cfg.flow_entries : 0;
+}
+
+static struct json_object *flow_json(struct state *st, struct status *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "mode", json_object_new_string(flow_mode(&st->cfg)));
+	json_object_object_add(o, "entries", json_object_new_int64(st->cfg.flow_entries));
+	json_object_object_add(o, "udp_timeout", json_object_new_int64(st->cfg.udp_timeout));
+	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->flow_memory));
+	json_object_object_add(o, "entry_bytes", json_object_new_uint64(flow_entry_bytes(st, s)));
+	return o;
 }
 
 static void print_json(struct state *st, struct status *s)
@@ -159,6 +186,7 @@ static void print_json(struct state *st, struct status *s)
 	json_object_object_add(o, "backends_used", json_object_new_int(s->backends));
 	json_object_object_add(o, "backends_max", json_object_new_int64(st->dp.max_backends));
 	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->memory));
+	json_object_object_add(o, "flow_table", flow_json(st, s));
 	for (i = 0; i < st->nvips; i++) {
 		struct json_object *v = json_object_new_object();
 
@@ -186,6 +214,13 @@ static int print_plain(struct state *st, struct status *s)
 	       st->cfg.vnodes, chlb_algo_name(st->cfg.algo));
 	printf("limits:      VIPs %d/%u, backends %d/%u\n", st->nvips, st->dp.max_vips,
 	       s->backends, st->dp.max_backends);
+	if (st->cfg.flow_entries)
+		printf("flow table:  %u entries (%s), UDP timeout %u s, %llu bytes (%llu a flow)\n",
+		       st->cfg.flow_entries, flow_mode(&st->cfg), st->cfg.udp_timeout,
+		       (unsigned long long)s->flow_memory,
+		       (unsigned long long)flow_entry_bytes(st, s));
+	else
+		printf("flow table:  off (stateless: every packet follows the current table)\n");
 	printf("memory:      %llu bytes (maps)\n\n", (unsigned long long)s->memory);
 	for (i = 0; i < st->nvips; i++) {
 		table_cell(t, "%s", s->vips[i].vip);
