@@ -11,10 +11,13 @@
 #            connection lands on it
 #   undrain  new connections reach it again
 #   del      exactly the deleted backend's connections break, no other
-# Without a flow table (chlb attach has no --flow-table yet) add and drain
-# fail: consistent hashing moves slots, and a moved connection is reset by
-# a backend that never saw it. One PASS/FAIL/SKIPPED line per case; exit 0
-# all passed, 1 any failed, 77 cannot run here (said loudly).
+#   control  re-attached with --flow-table off, the same add breaks some
+# Without a flow table (--flow-table off, or a chlb without the option) add
+# and drain fail: consistent hashing moves slots, and a moved connection is
+# reset by a backend that never saw it; the control case checks that in
+# every run. PERSIST_FLOW_TABLE=N|off picks the table for the main cases.
+# One PASS/FAIL/SKIPPED line per case; exit 0 all passed, 1 any failed, 77
+# cannot run here (said loudly).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
@@ -28,7 +31,9 @@ PORT=7000			# the echo service's VIP port
 VIP=$TB_VIP4:$PORT/tcp
 NCONN=200			# long-lived connections per case
 NPROBE=200			# new connections per probe
-FLOW_TABLE=65536		# entries, when chlb supports --flow-table
+# --flow-table for the cases, when chlb has it (PERSIST_FLOW_TABLE=off shows
+# the stateless path failing)
+FLOW_TABLE=${PERSIST_FLOW_TABLE:-65536}
 RUN=3				# seconds of traffic after each change
 MINMSG=$((RUN * 5))		# replies each survivor needs: half the nominal rate
 
@@ -40,9 +45,23 @@ skip_all() { echo "SKIPPED: e2e_persist: $1" >&2; echo "SKIPPED: e2e_persist ($1
 cleanup() {
 	# Stop our clients first (they also stop by themselves after
 	# --max-seconds); tb_down then kills the pid files' processes.
-	local n
-	for n in add drain del; do
+	local n f pids=() i alive
+	for n in add drain del control; do
 		[ -d "$LOGS" ] && touch "$LOGS/$n.stop"
+	done
+	# Stop our echo servers and see them gone before the testbed is: a
+	# process must not outlive the test in a deleted namespace.
+	for f in "$TB_DIR"/b*/echo.pid; do
+		[ -s "$f" ] && pids+=("$(cat "$f")")
+	done
+	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+	for i in $(seq 40); do
+		alive=0
+		for f in "${pids[@]}"; do
+			kill -0 "$f" 2>/dev/null && alive=1
+		done
+		[ "$alive" -eq 0 ] && break
+		sleep 0.05
 	done
 	tb_down
 	rm -rf "$LOGS"
@@ -170,29 +189,40 @@ first_broken() {
 
 # ---- cases --------------------------------------------------------------
 
+# lb_up [ATTACH OPTIONS]: attach, the VIP, backends b1 b2 b3; "" or an error.
+lb_up() {
+	local b
+	tb_chlb attach eth0 --xdp-mode native "$@" >"$LOGS/attach" 2>&1 ||
+		{ echo "attach: $(cat "$LOGS/attach")"; return; }
+	tb_chlb vip add "$VIP" >/dev/null 2>"$LOGS/err" ||
+		{ echo "vip add: $(cat "$LOGS/err")"; return; }
+	for b in b1 b2 b3; do
+		tb_chlb backend add "$VIP" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
+			{ echo "backend add $b: $(cat "$LOGS/err")"; return; }
+	done
+}
+
+has_flow_table() {
+	"$CHLB" attach --help 2>&1 | grep -q -- --flow-table
+}
+
 case_setup() {
-	local b err='' ft=''
+	local b err ft=()
 	for b in $TB_BACKENDS; do
 		start_echo "$b" 2>"$LOGS/err" || { fail setup "$(cat "$LOGS/err")"; return 1; }
 	done
-	if "$CHLB" attach --help 2>&1 | grep -q -- --flow-table; then
-		ft="--flow-table $FLOW_TABLE"
+	if has_flow_table; then
+		ft=(--flow-table "$FLOW_TABLE")
 	else
 		echo "NOTE: chlb attach has no --flow-table: stateless data plane," \
 		     "add and drain are expected to FAIL"
 	fi
-	# shellcheck disable=SC2086 # $ft is two words or none
-	tb_chlb attach eth0 --xdp-mode native $ft >"$LOGS/attach" 2>&1 || err="attach: $(cat "$LOGS/attach")"
-	[ -n "$err" ] || tb_chlb vip add "$VIP" >/dev/null 2>"$LOGS/err" || err="vip add: $(cat "$LOGS/err")"
-	for b in b1 b2 b3; do
-		[ -n "$err" ] || tb_chlb backend add "$VIP" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
-			err="backend add $b: $(cat "$LOGS/err")"
-	done
+	err=$(lb_up "${ft[@]}")
 	if [ -n "$err" ]; then
 		fail setup "$err"
 		return 1
 	fi
-	pass "setup: attach native ${ft:-(no flow table)}, VIP $VIP, backends b1 b2 b3, echo servers on b1..b4"
+	pass "setup: attach native ${ft[*]:-(no flow table)}, VIP $VIP, backends b1 b2 b3, echo servers on b1..b4"
 }
 
 # Add b4 under NCONN connections spread over b1..b3.
@@ -274,6 +304,26 @@ case_del() {
 	fi
 }
 
+# The negative control, run in every CI run: with the flow table off, the
+# same add must break connections, so the cases above can fail.
+case_control() {
+	local err nb nc
+	tb_chlb detach >/dev/null 2>"$LOGS/err" || { fail control "detach: $(cat "$LOGS/err")"; return; }
+	err=$(lb_up --flow-table off)
+	[ -z "$err" ] || { fail control "$err"; return; }
+	hold_start control >"$LOGS/err" || { fail control "$(cat "$LOGS/err")"; return; }
+	tb_chlb backend add "$VIP" "$(tb_ip4 b4)" >/dev/null 2>"$LOGS/err" ||
+		{ hold_stop control; fail control "backend add: $(cat "$LOGS/err")"; return; }
+	sleep 1
+	hold_stop control
+	read -r nb nc < <(broken_of control)
+	if [ "$nb" -gt 0 ]; then
+		pass "control: with --flow-table off the same add breaks $nb/$nc (b4's share, ~1/4): the test sees broken connections"
+	else
+		fail control "with --flow-table off, add broke $nb/$nc: the test cannot see broken connections"
+	fi
+}
+
 main() {
 	preflight
 	trap cleanup EXIT
@@ -285,6 +335,7 @@ main() {
 		case_add
 		case_drain
 		case_del
+		has_flow_table && [ "$FLOW_TABLE" != off ] && case_control
 	fi
 	echo "e2e_persist: $npass passed, $nfail failed"
 	[ "$nfail" -eq 0 ]
