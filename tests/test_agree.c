@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,19 +156,23 @@ static int add_backends(const struct vip_case *c)
 	return err;
 }
 
-static int suite_init(void)
+/* Attach with the flow table (the default) or without (the stateless path). */
+static int suite_init(const char *flow_table)
 {
+	static bool own_netns;
 	char prog[160];
 	int saved, err;
 	size_t i;
 
-	if (unshare(CLONE_NEWNET))	/* our own lo: no host traffic is touched */
+	if (!own_netns && unshare(CLONE_NEWNET))	/* our own lo: no host traffic */
 		return -1;
+	own_netns = true;
 	remove_stale();
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PIN_PREFIX "%d", getpid());
 	cli.pin_dir = pin_dir;
 	saved = stdout_off();
-	err = cmd(do_attach, "lo", "--xdp-mode", "skb", NULL);
+	err = cmd(do_attach, "lo", "--xdp-mode", "skb", flow_table ? "--flow-table" : NULL,
+		  flow_table, NULL);
 	stdout_on(saved);
 	if (err) {
 		fprintf(stderr, "attach: %s\n", cli_errmsg());
@@ -183,6 +188,16 @@ static int suite_init(void)
 	return prog_fd < 0 ? -1 : 0;
 }
 
+static int suite_init_flows(void)
+{
+	return suite_init(NULL);
+}
+
+static int suite_init_stateless(void)
+{
+	return suite_init("off");
+}
+
 static int suite_clean(void)
 {
 	int saved;
@@ -194,6 +209,7 @@ static int suite_clean(void)
 		fprintf(stderr, "detach: %s\n", cli_errmsg());
 	stdout_on(saved);
 	remove_dir(pin_dir);
+	prog_fd = -1;
 	return 0;
 }
 
@@ -377,7 +393,9 @@ static void agree(const struct vip_case *c)
 		if (r.id >= 0 && r.id < MAX_IDS) {
 			want_b[r.id].packets++;
 			want_b[r.id].bytes += len;
-			want_b[r.id].extra += c->proto == IPPROTO_TCP && (sport & 1);
+			/* with a flow table every fresh five-tuple is a new flow */
+			want_b[r.id].extra += st.cfg.flow_entries ? 1 :
+					      c->proto == IPPROTO_TCP && (sport & 1);
 		}
 		if (i % BINARY_EVERY)
 			continue;
@@ -459,9 +477,20 @@ static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+static void add_suite(const char *name, CU_InitializeFunc init)
+{
+	CU_pSuite s = CU_add_suite(name, init, suite_clean);
+
+	CU_add_test(s, "IPv4 TCP VIP, 10 backends (weights, one draining)", test_v4_tcp);
+	CU_add_test(s, "IPv6 UDP VIP, 8 backends", test_v6_udp);
+	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
+	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
+	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
+	CU_add_test(s, "read commands, plain and JSON, under ASan", test_read_commands);
+}
+
 int main(void)
 {
-	CU_pSuite s;
 	int failures;
 
 	if (geteuid() != 0) {
@@ -475,13 +504,8 @@ int main(void)
 	printf("test_agree: random seed %016llx\n", (unsigned long long)rng);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	s = CU_add_suite("agree", suite_init, suite_clean);
-	CU_add_test(s, "IPv4 TCP VIP, 10 backends (weights, one draining)", test_v4_tcp);
-	CU_add_test(s, "IPv6 UDP VIP, 8 backends", test_v6_udp);
-	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
-	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
-	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
-	CU_add_test(s, "read commands, plain and JSON, under ASan", test_read_commands);
+	add_suite("agree, flow table (default)", suite_init_flows);
+	add_suite("agree, --flow-table off", suite_init_stateless);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
