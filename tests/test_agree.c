@@ -432,6 +432,56 @@ static void test_after_del(void)
 }
 
 /*
+ * Existing flows: with a flow table the program keeps a UDP flow on its
+ * recorded backend after the table changes, and lookup's flow_id names it;
+ * without one, flows follow the table and lookup reports no record.
+ */
+static void test_existing_flows(void)
+{
+	static struct { char text[64]; struct chlb_addr a; __u16 port; int first; } t[1000];
+	const struct vip_case *c = &cases[1];
+	struct chlb_ring *ring = NULL;
+	struct lookup_result r;
+	struct state_vip *vip;
+	struct state st;
+	char addr[64];
+	int i, moved = 0, wrong = 0, flows;
+	__u32 verdict;
+	__u8 dmac[6];
+
+	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
+	flows = st.cfg.flow_entries != 0;
+	for (i = 0; i < 1000; i++) {
+		random_client(c->family, t[i].text, sizeof(t[i].text), &t[i].a);
+		t[i].port = 1024 + next_rand() % 64000;
+		CU_ASSERT_FATAL(run_frame(c, t[i].text, t[i].port, &verdict, dmac) > 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &t[i].a, t[i].port, &r) == 0);
+		t[i].first = r.id;
+		wrong += r.flow_id != (flows ? r.id : -1);
+	}
+	chlb_ring__free(ring);
+	state_close(&st);
+	/* Weight 1 -> 4: the first backend takes slots from the others. */
+	backend_addr(c, 0, addr, sizeof(addr));
+	CU_ASSERT_FATAL(cmd(do_backend, "set", c->vip, addr, "--weight", "4", NULL) == 0);
+	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
+	for (i = 0; i < 1000; i++) {
+		CU_ASSERT_FATAL(run_frame(c, t[i].text, t[i].port, &verdict, dmac) > 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &t[i].a, t[i].port, &r) == 0);
+		moved += r.id != t[i].first;
+		if (flows)
+			wrong += r.flow_id != t[i].first ||
+				 memcmp(dmac, st.backends[t[i].first].mac, 6);
+		else
+			wrong += r.flow_id != -1 || memcmp(dmac, st.backends[r.id].mac, 6);
+	}
+	CU_ASSERT(moved > 0);	/* the change did move some of these flows' slots */
+	CU_ASSERT_EQUAL(wrong, 0);
+	chlb_ring__free(ring);
+	state_close(&st);
+}
+
+/*
  * The read-only commands, in-process so ASan and UBSan watch them: plain
  * and JSON, with their output sent to /dev/null.
  */
@@ -486,6 +536,7 @@ static void add_suite(const char *name, CU_InitializeFunc init)
 	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
 	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
 	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
+	CU_add_test(s, "existing UDP flows across a weight change", test_existing_flows);
 	CU_add_test(s, "read commands, plain and JSON, under ASan", test_read_commands);
 }
 

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
 
 #include "cli.h"
 #include "lookup.h"
@@ -19,6 +22,7 @@ static int lookup_help(void)
 	printf("Usage: chlb lookup VIP CLIENT_ADDR:CLIENT_PORT\n"
 	       "       chlb route VIP KEY\n" CLI_HELP_GRAMMAR
 	       "       lookup: the backend the data plane picks for that client's flow\n"
+	       "               (and, with a flow table, the one an existing flow keeps)\n"
 	       "       route:  the backend the VIP's ring gives an arbitrary string key\n");
 	return 0;
 }
@@ -36,6 +40,33 @@ static void flow_key(const struct chlb_vip_key *vip, const struct chlb_addr *cli
 	k->family = vip->family;
 }
 
+/*
+ * The flow table's record, judged as bpf/flow.h does: its backend still in
+ * use in this VIP with the same generation, and for UDP not idle too long.
+ */
+static int flow_record(struct state *st, const struct state_vip *vip,
+		       const struct chlb_flow_key *k)
+{
+	const struct chlb_backend *b;
+	struct chlb_flow f;
+	struct timespec now;
+	__u64 now_ns;
+
+	if (!st->dp.flow_entries || bpf_map_lookup_elem(st->dp.flows_fd, k, &f) ||
+	    f.backend_id >= st->dp.max_backends)
+		return -1;
+	b = &st->backends[f.backend_id];
+	if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->gen != f.backend_gen ||
+	    b->vip_id != vip->info.id)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	now_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	if (k->proto == IPPROTO_UDP && now_ns > f.last_seen &&
+	    now_ns - f.last_seen > st->cfg.udp_timeout * 1000000000ULL)
+		return -1;
+	return f.backend_id;
+}
+
 int lookup_flow(struct state *st, const struct state_vip *vip, struct chlb_ring *ring,
 		const struct chlb_addr *client, __u16 cport, struct lookup_result *r)
 {
@@ -43,6 +74,8 @@ int lookup_flow(struct state *st, const struct state_vip *vip, struct chlb_ring 
 	int err;
 
 	flow_key(&vip->key, client, cport, &k);
+	r->key = k;
+	r->flow_id = flow_record(st, vip, &k);
 	r->hash = chlb_flow_hash(&k, st->cfg.seed);
 	r->slot = chlb_hash_to_slot(r->hash, st->cfg.table_size);
 	r->id = -1;
@@ -94,6 +127,24 @@ int lookup_open_ring(struct state *st, const char *text, struct state_vip **vip,
 	return err;
 }
 
+/* An existing flow's recorded backend: JSON flow_backend(_id), or a line. */
+static void flow_text(struct state *st, const struct lookup_result *r, struct json_object *o,
+		      char *line, size_t len)
+{
+	char addr[CHLB_ADDR_STRLEN] = "";
+
+	line[0] = '\0';
+	if (r->flow_id >= 0)
+		format_addr(st->backends[r->flow_id].addr, addr, sizeof(addr));
+	json_object_object_add(o, "flow_backend",
+			       r->flow_id >= 0 ? json_object_new_string(addr) : NULL);
+	json_object_object_add(o, "flow_backend_id",
+			       r->flow_id >= 0 ? json_object_new_int(r->flow_id) : NULL);
+	if (r->flow_id >= 0 && r->flow_id != r->id)
+		snprintf(line, len, "existing flow: stays on %s (id %d, flow table); "
+			 "a new connection:", addr, r->flow_id);
+}
+
 int do_lookup(int argc, char **argv)
 {
 	static const char *const names[] = { "VIP", "CLIENT_ADDR:CLIENT_PORT" };
@@ -129,6 +180,9 @@ int do_lookup(int argc, char **argv)
 	json_object_object_add(o, "client", json_object_new_string(pos[1]));
 	json_object_object_add(o, "hash", json_object_new_int64(r.hash));
 	json_object_object_add(o, "slot", json_object_new_int64(r.slot));
+	flow_text(&st, &r, o, what, sizeof(what));
+	if (!cli.json && what[0])
+		printf("%s\n", what);
 	snprintf(what, sizeof(what), "%s (slot %u)", pos[1], r.slot);
 	print_choice(&st, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, what);
 out:

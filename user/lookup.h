@@ -13,11 +13,18 @@ struct lookup_result {
 	__u32 slot;		/* its slot in the VIP's table */
 	int id;			/* backend id, or -1: no active backend (drop) */
 	struct chlb_addr backend;
+	struct chlb_flow_key key;	/* the five-tuple as hashed */
+	int flow_id;		/* backend the flow table holds for it, or -1 */
 };
 
 /* Open the state (shared lock), find VIP text and build its ring. */
 int lookup_open_ring(struct state *st, const char *text, struct state_vip **vip,
 		     struct chlb_ring **ring);
+/*
+ * id: what the slot table gives the flow (a new connection, or any packet
+ * without a flow table). flow_id: the backend an existing flow keeps,
+ * when the flow table holds a record the data plane would still honour.
+ */
 int lookup_flow(struct state *st, const struct state_vip *vip, struct chlb_ring *ring,
 		const struct chlb_addr *client, __u16 cport, struct lookup_result *r);
 
