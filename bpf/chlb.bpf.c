@@ -111,7 +111,6 @@ static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt
 							   const struct chlb_flow_key *k,
 							   __u32 vip_id, __u32 *bid, int *inserted)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
 	struct chlb_global_stats *gs;
 	struct chlb_backend *be;
 	struct chlb_flow *f;
@@ -122,8 +121,7 @@ static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt
 		return NULL;
 	if (!chlb_new_flow(p)) {
 		f = bpf_map_lookup_elem(&chlb_flows, k);
-		be = f ? chlb_flow_backend(f, p->proto, vip_id, now, udp_timeout_ns, gs, bid)
-		       : NULL;
+		be = f ? chlb_flow_backend(f, p->proto, vip_id, udp_timeout_ns, gs, bid) : NULL;
 		if (be) {
 			chlb_gcount(gs, CHLB_CNT_FLOW_HIT);
 			return be;
@@ -132,7 +130,7 @@ static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt
 	chlb_gcount(gs, CHLB_CNT_FLOW_MISS);
 	be = chlb_pick(k, vip_id, bid);
 	if (be)
-		*inserted = chlb_flow_record(k, *bid, be, now, gs);
+		*inserted = chlb_flow_record(k, *bid, be, gs);
 	return be;
 }
 

@@ -23,20 +23,25 @@ static __always_inline void chlb_gcount(struct chlb_global_stats *gs, __u32 c)
  * The backend a recorded flow goes to, or NULL when the flow must be
  * re-hashed: a UDP entry idle past the timeout (expired), or a backend
  * that was removed, or whose id now names another backend (stale). A
- * draining backend is still in use: its flows stay. last_seen is written
- * back only when it is old, so a busy flow's cache line stays shared.
+ * draining backend is still in use: its flows stay. Only UDP reads the
+ * clock on a hit: TCP entries live until the LRU evicts them, so their
+ * last_seen stays the time they were recorded. A UDP hit writes
+ * last_seen back only when it is old, so a busy flow's line stays shared.
  */
 static __always_inline struct chlb_backend *
-chlb_flow_backend(struct chlb_flow *f, __u8 proto, __u32 vip_id, __u64 now,
-		  __u64 udp_timeout_ns, struct chlb_global_stats *gs, __u32 *bid)
+chlb_flow_backend(struct chlb_flow *f, __u8 proto, __u32 vip_id, __u64 udp_timeout_ns,
+		  struct chlb_global_stats *gs, __u32 *bid)
 {
-	__u64 idle = now - f->last_seen;
 	struct chlb_backend *be;
 	__u32 id = f->backend_id;
+	__u64 now = 0;
 
-	if (proto == IPPROTO_UDP && idle > udp_timeout_ns && now > f->last_seen) {
-		chlb_gcount(gs, CHLB_CNT_FLOW_EXPIRED);
-		return NULL;
+	if (proto == IPPROTO_UDP) {
+		now = bpf_ktime_get_coarse_ns();
+		if (now > f->last_seen && now - f->last_seen > udp_timeout_ns) {
+			chlb_gcount(gs, CHLB_CNT_FLOW_EXPIRED);
+			return NULL;
+		}
 	}
 	be = bpf_map_lookup_elem(&chlb_backends, &id);
 	if (!be || !(be->flags & CHLB_BACKEND_F_IN_USE) || be->gen != f->backend_gen ||
@@ -44,7 +49,7 @@ chlb_flow_backend(struct chlb_flow *f, __u8 proto, __u32 vip_id, __u64 now,
 		chlb_gcount(gs, CHLB_CNT_FLOW_STALE);
 		return NULL;
 	}
-	if (idle > CHLB_FLOW_REFRESH_NS && now > f->last_seen)
+	if (now > f->last_seen && now - f->last_seen > CHLB_FLOW_REFRESH_NS)
 		f->last_seen = now;
 	*bid = id;
 	return be;
@@ -52,10 +57,11 @@ chlb_flow_backend(struct chlb_flow *f, __u8 proto, __u32 vip_id, __u64 now,
 
 /* Record (or overwrite) the flow's backend; 1 when written. */
 static __always_inline int chlb_flow_record(const struct chlb_flow_key *k, __u32 bid,
-					    const struct chlb_backend *be, __u64 now,
+					    const struct chlb_backend *be,
 					    struct chlb_global_stats *gs)
 {
-	struct chlb_flow f = { .backend_id = bid, .backend_gen = be->gen, .last_seen = now };
+	struct chlb_flow f = { .backend_id = bid, .backend_gen = be->gen,
+			       .last_seen = bpf_ktime_get_coarse_ns() };
 
 	if (bpf_map_update_elem(&chlb_flows, k, &f, BPF_ANY))
 		return 0;

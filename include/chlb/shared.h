@@ -157,7 +157,9 @@ _Static_assert(sizeof(struct chlb_backend) == 40, "chlb_backend ABI");
  * chlb_flows: LRU_HASH, struct chlb_flow_key -> struct chlb_flow. The
  * backend a live flow was sent to, valid while that backend's entry is in
  * use with the same gen and VIP. last_seen is CLOCK_MONOTONIC_COARSE in ns
- * (bpf_ktime_get_coarse_ns()); UDP entries idle past the timeout re-hash.
+ * (bpf_ktime_get_coarse_ns()): when recorded, and for UDP when last seen
+ * (to within CHLB_FLOW_REFRESH_NS); UDP entries idle past the timeout
+ * re-hash. TCP entries leave only by LRU eviction, SYN or a stale backend.
  */
 struct chlb_flow {
 	__u32 backend_id;
