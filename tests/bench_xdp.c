@@ -2,7 +2,16 @@
 /*
  * Per-packet cost of the XDP program via BPF_PROG_TEST_RUN, beside two
  * baselines measured in the same run on the same frame: a trivial
- * XDP_PASS program and an XDP_TX MAC swap.
+ * XDP_PASS program and an XDP_TX MAC swap. The flow table's paths are
+ * measured with both LRU kinds (per-CPU lists and one common list), also
+ * with two CPUs inserting at once, and its memory per entry.
+ *
+ * New flows: `repeat` reruns one buffer, which would be a hit from the
+ * second run on. The objects for new flows are loaded with the rodata
+ * knob bench_fresh_flows (bpf/chlb.bpf.c), which adds 1 to the source
+ * address before the flow key is read, so every run is a new five-tuple.
+ * Its own cost is measured on the stateless path (the same object with
+ * the knob off and on) and taken off the new-flow figures ("net").
  *
  * `repeat` runs the program again on the same buffer. That is valid here:
  * the VIP path rewrites only the Ethernet addresses, which chlb never
@@ -17,10 +26,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -97,10 +108,10 @@ static int setup_vip(struct chlb *skel)
 	return err;
 }
 
-static int make_frame(const char *dst, __u16 dport, struct frame *f)
+static int make_frame_from(const char *src, const char *dst, __u16 dport, struct frame *f)
 {
 	struct pkt_spec s = {
-		.family = 4, .proto = IPPROTO_TCP, .src = "192.168.1.7",
+		.family = 4, .proto = IPPROTO_TCP, .src = src,
 		.dst = dst, .sport = 40000, .dport = dport,
 		.payload_len = 64,
 	};
@@ -112,44 +123,97 @@ static int make_frame(const char *dst, __u16 dport, struct frame *f)
 	return 0;
 }
 
-struct result {
-	const char *name;
-	double ns;
-};
-
-static void print_results(const struct result *r)
+static int make_frame(const char *dst, __u16 dport, struct frame *f)
 {
-	double pass = r[0].ns, tx = r[1].ns;
-
-	printf("%-24s %10s %10s %10s\n", "program", "ns/pkt", "ratio", "target");
-	printf("%-24s %10.1f %10s %10s\n", r[0].name, pass, "1.00", "-");
-	printf("%-24s %10.1f %10s %10s\n", r[1].name, tx, "1.00", "-");
-	printf("%-24s %10.1f %9.2fx %9s\n", r[2].name, r[2].ns, r[2].ns / tx, "<=2.0x");
-	printf("%-24s %10.1f %9.2fx %9s\n", r[3].name, r[3].ns, r[3].ns / pass, "<=1.3x");
-	printf("%-24s %10.1f %9.2fx %9s\n", r[4].name, r[4].ns, r[4].ns / pass, "-");
-	printf("(VIP path vs XDP_TX MAC swap; non-VIP paths vs XDP_PASS. Non-VIP: a port\n"
-	       " no VIP uses, stopped by the port filter; VIP port: another address on\n"
-	       " a VIP's port, which also searches the VIP index)\n");
+	return make_frame_from("192.168.1.7", dst, dport, f);
 }
 
-static int write_json(const char *path, const struct result *r, const struct bench_cfg *cfg)
+/* A figure and what it is compared with (0: a baseline itself). */
+struct job {
+	const char *name;
+	const char *key;	/* JSON: <key>_ns, <key>_vs_<base> */
+	int prog_fd;
+	const struct frame *frame;
+	__u32 verdict;
+	int base;		/* index of the baseline job, -1: none */
+	double target;		/* ratio to the baseline, 0: none */
+	double ns;		/* best run */
+	struct chlb *empty;	/* new flows with room: empty its flow table before each run */
+};
+
+/*
+ * Runs that must find room in the flow table insert this many flows each,
+ * into an emptied table: fewer than a CPU's share of the per-CPU LRU's
+ * 2^18 entries, so nothing is evicted.
+ */
+#define ROOM_REPEAT 50000
+
+/* Empty a flow table (outside the timed runs). */
+static int empty_flows(struct chlb *lb)
+{
+	static struct chlb_flow_key keys[4096];
+	static struct chlb_flow vals[4096];
+	int fd = bpf_map__fd(lb->maps.chlb_flows), err;
+	__u32 batch, count;
+	void *in = NULL;
+
+	do {
+		count = 4096;
+		err = bpf_map_lookup_and_delete_batch(fd, in, &batch, keys, vals, &count, NULL);
+		in = &batch;
+	} while (!err);
+	return err == -ENOENT ? 0 : err;
+}
+
+static void print_results(const struct job *j, int n)
+{
+	char ratio[16], target[16];
+	int i;
+
+	printf("%-32s %8s %8s %8s\n", "program", "ns/pkt", "ratio", "target");
+	for (i = 0; i < n; i++) {
+		snprintf(ratio, sizeof(ratio), "%.2fx", j[i].base < 0 ? 1.0 : j[i].ns / j[j[i].base].ns);
+		snprintf(target, sizeof(target), j[i].target ? "<=%.1fx" : "-", j[i].target);
+		printf("%-32s %8.1f %8s %8s\n", j[i].name, j[i].ns, ratio, target);
+	}
+	printf("(ratios: VIP and flow paths vs the XDP_TX MAC swap, non-VIP paths vs\n"
+	       " XDP_PASS. Non-VIP: a port no VIP uses, stopped by the port filter; VIP\n"
+	       " port: another address on a VIP's port, which also searches the VIP\n"
+	       " index. Flow hit: an established flow found in the flow table. New\n"
+	       " flow: lookup miss + insert, a fresh source address per run, into an\n"
+	       " emptied table (runs of %d) or a full one (evicting); the knob that\n"
+	       " makes flows fresh costs the difference of the two stateless rows and\n"
+	       " is subtracted in the 'net' figures)\n", ROOM_REPEAT);
+}
+
+static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%s%s", a, b);
+	json_object_object_add(o, key, json_object_new_double(v));
+}
+
+static int write_json(const char *path, const struct job *j, int n,
+		      struct json_object *extra, const struct bench_cfg *cfg)
 {
 	struct json_object *o = json_object_new_object();
-	int err = 0;
+	char suffix[64];
+	int i, err = 0;
 
 	json_object_object_add(o, "repeat", json_object_new_int64(cfg->repeat));
 	json_object_object_add(o, "runs", json_object_new_int(cfg->runs));
-	json_object_object_add(o, "xdp_pass_ns", json_object_new_double(r[0].ns));
-	json_object_object_add(o, "xdp_macswap_ns", json_object_new_double(r[1].ns));
-	json_object_object_add(o, "vip_path_ns", json_object_new_double(r[2].ns));
-	json_object_object_add(o, "non_vip_path_ns", json_object_new_double(r[3].ns));
-	json_object_object_add(o, "vip_vs_macswap", json_object_new_double(r[2].ns / r[1].ns));
-	json_object_object_add(o, "non_vip_vs_pass", json_object_new_double(r[3].ns / r[0].ns));
-	json_object_object_add(o, "non_vip_vip_port_ns", json_object_new_double(r[4].ns));
-	json_object_object_add(o, "non_vip_vip_port_vs_pass",
-			       json_object_new_double(r[4].ns / r[0].ns));
-	json_object_object_add(o, "target_vip_vs_macswap", json_object_new_double(2.0));
-	json_object_object_add(o, "target_non_vip_vs_pass", json_object_new_double(1.3));
+	for (i = 0; i < n; i++) {
+		json_add_double(o, j[i].key, "_ns", j[i].ns);
+		if (j[i].base < 0)
+			continue;
+		snprintf(suffix, sizeof(suffix), "_vs_%s", j[j[i].base].key);
+		json_add_double(o, j[i].key, suffix, j[i].ns / j[j[i].base].ns);
+		if (j[i].target)
+			json_add_double(o, "target_", j[i].key, j[i].target);
+	}
+	json_object_object_foreach(extra, k, v)
+		json_object_object_add(o, k, json_object_get(v));
 	if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY))
 		err = -EIO;
 	json_object_put(o);
@@ -192,14 +256,6 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 	return cfg->repeat && cfg->runs > 0 ? 0 : -EINVAL;
 }
 
-struct job {
-	const char *name;
-	int prog_fd;
-	const struct frame *frame;
-	__u32 verdict;
-	double ns;	/* best run */
-};
-
 /*
  * Runs are interleaved (each program once per round) and the best round
  * kept, so a noisy neighbour on the machine hits every program alike.
@@ -211,8 +267,11 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 
 	for (r = 0; r < cfg->runs; r++) {
 		for (i = 0; i < n; i++) {
-			err = bench_once(jobs[i].prog_fd, jobs[i].frame, jobs[i].verdict,
-					 cfg->repeat, &ns);
+			err = jobs[i].empty ? empty_flows(jobs[i].empty) : 0;
+			if (!err)
+				err = bench_once(jobs[i].prog_fd, jobs[i].frame, jobs[i].verdict,
+						 jobs[i].empty && cfg->repeat > ROOM_REPEAT ?
+						 ROOM_REPEAT : cfg->repeat, &ns);
 			if (err)
 				return err;
 			if (!r || ns < jobs[i].ns)
@@ -222,12 +281,194 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 	return 0;
 }
 
-static int run_all(struct bench_cfg *cfg, struct chlb *lb, int pass_fd, int swap_fd)
+/* The chlb objects measured: the flow table off or on, each LRU kind. */
+enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_COMMON, LB_COMMON_FRESH, LB_N };
+
+static const struct {
+	__u32 flows;
+	int common_lru;
+	int fresh;
+} lb_kinds[LB_N] = {
+	[LB_OFF] = { 0, 0, 0 },
+	[LB_OFF_FRESH] = { 0, 0, 1 },
+	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0, 0 },
+	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 0, 1 },
+	[LB_COMMON] = { CHLB_DEFAULT_FLOW_ENTRIES, 1, 0 },
+	[LB_COMMON_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1, 1 },
+};
+
+/* Flow table entries: chlb's default, or $CHLB_BENCH_FLOWS to see the cache's share. */
+static __u32 bench_flows(void)
 {
-	int lb_fd = bpf_program__fd(lb->progs.chlb_xdp);
+	const char *e = getenv("CHLB_BENCH_FLOWS");
+
+	return e && atoi(e) > 0 ? (__u32)atoi(e) : CHLB_DEFAULT_FLOW_ENTRIES;
+}
+
+static int load_lb(int kind, struct chlb **lb)
+{
+	struct chlb_dp_opts opts = {
+		.max_vips = CHLB_DEFAULT_MAX_VIPS, .max_backends = CHLB_DEFAULT_MAX_BACKENDS,
+		.table_size = BENCH_TABLE_SIZE, .seed = 0x5eed,
+		.if_mac = { 0x02, 0, 0, 0, 0, 0xfe },
+		.flow_entries = lb_kinds[kind].flows ? bench_flows() : 0,
+		.flow_common_lru = lb_kinds[kind].common_lru,
+		.bench_fresh_flows = lb_kinds[kind].fresh,
+	};
+	int err = chlb_dp__load(&opts, lb);
+
+	return err ? err : setup_vip(*lb);
+}
+
+
+/* The kernel's own accounting of a map's memory, from fdinfo. */
+static long long fd_memlock(int fd)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * Memory per flow entry: the kernel's memlock of flow tables of two sizes,
+ * shaped as chlb_flows; the slope is the cost of one more entry.
+ */
+static int bench_flow_memory(struct json_object *extra)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_COMMON_LRU);
+	const __u32 n[2] = { 1u << 16, CHLB_DEFAULT_FLOW_ENTRIES };
+	long long mem[2];
+	double per;
+	int i, fd;
+
+	for (i = 0; i < 2; i++) {
+		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flow_mem", sizeof(struct chlb_flow_key),
+				    sizeof(struct chlb_flow), n[i], &mo);
+		if (fd < 0)
+			return -errno;
+		mem[i] = fd_memlock(fd);
+		close(fd);
+		if (mem[i] < 0)
+			return -EIO;
+	}
+	per = (double)(mem[1] - mem[0]) / (n[1] - n[0]);
+	printf("flow table memory: %u entries %lld B, %u entries %lld B: %.1f B an entry\n",
+	       n[0], mem[0], n[1], mem[1], per);
+	json_object_object_add(extra, "flow_entry_bytes", json_object_new_double(per));
+	json_object_object_add(extra, "flow_table_default_entries", json_object_new_int64(n[1]));
+	json_object_object_add(extra, "flow_table_default_bytes", json_object_new_int64(mem[1]));
+	return 0;
+}
+
+/* One thread of the two-CPU new-flow run: its own sources, its own CPU. */
+struct cpu_run {
+	pthread_t tid;
+	int cpu, prog_fd, err;
+	__u32 repeat;
+	struct frame f;
+	double ns;
+};
+
+static void *cpu_run_main(void *arg)
+{
+	struct cpu_run *r = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	r->err = sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+	if (!r->err)
+		r->err = bench_once(r->prog_fd, &r->f, XDP_TX, r->repeat, &r->ns);
+	return NULL;
+}
+
+/* Both CPUs inserting new flows at once into one table; mean ns/pkt. */
+static int two_cpu_round(int prog_fd, __u32 repeat, double *ns)
+{
+	static const char *const src[2] = { "10.1.0.1", "10.200.0.1" };	/* 2^24+ apart */
+	struct cpu_run r[2];
+	int i, err = 0;
+
+	for (i = 0; i < 2; i++) {
+		r[i] = (struct cpu_run){ .cpu = i, .prog_fd = prog_fd, .repeat = repeat };
+		err = make_frame_from(src[i], "10.0.0.100", 80, &r[i].f);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < 2; i++)
+		if (pthread_create(&r[i].tid, NULL, cpu_run_main, &r[i]))
+			return -EAGAIN;
+	for (i = 0; i < 2; i++) {
+		pthread_join(r[i].tid, NULL);
+		err = err ? err : r[i].err;
+	}
+	*ns = (r[0].ns + r[1].ns) / 2;
+	return err;
+}
+
+/*
+ * The LRU kind matters when CPUs insert concurrently: a common LRU list
+ * shares a lock (and its lines) between them; per-CPU lists do not.
+ */
+static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
+			  struct json_object *extra)
+{
+	const int kinds[2] = { LB_PCPU_FRESH, LB_COMMON_FRESH };
+	double best[2] = { 0, 0 }, ns;
+	int r, k, err;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("two-CPU new flows: SKIPPED (one CPU online)\n");
+		return 0;
+	}
+	for (r = 0; r < 8; r++)
+		for (k = 0; k < 2; k++) {
+			err = empty_flows(lb[kinds[k]]);
+			if (!err)
+				err = two_cpu_round(bpf_program__fd(lb[kinds[k]]->progs.chlb_xdp),
+						    ROOM_REPEAT / 2, &ns);
+			if (err)
+				return err;
+			if (!r || ns < best[k])
+				best[k] = ns;
+		}
+	(void)cfg;
+	printf("new flows on two CPUs at once, with room (+knob): per-CPU LRU %.1f ns/pkt, "
+	       "common LRU %.1f ns/pkt\n", best[0], best[1]);
+	json_object_object_add(extra, "new_flow_two_cpus_raw_ns", json_object_new_double(best[0]));
+	json_object_object_add(extra, "new_flow_two_cpus_common_lru_raw_ns",
+			       json_object_new_double(best[1]));
+	return 0;
+}
+
+static int lb_fd(struct chlb **lb, int kind)
+{
+	return bpf_program__fd(lb[kind]->progs.chlb_xdp);
+}
+
+enum { J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 8, J_NEW_C, J_FULL, J_FULL_C, J_NET };
+
+/* Subtract the fresh-flow knob's own cost from a fresh-flow figure. */
+static double net_of_knob(const struct job *j, int i)
+{
+	return j[i].ns - (j[J_KNOB].ns - j[J_VIP].ns);
+}
+
+static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swap_fd,
+		   struct json_object *extra)
+{
 	struct frame vip, other, other_addr;
-	struct result r[5];
-	int i, err;
+	int err;
 
 	err = make_frame("10.0.0.100", 80, &vip);
 	if (!err)	/* the same frame to a port no VIP uses */
@@ -236,60 +477,87 @@ static int run_all(struct bench_cfg *cfg, struct chlb *lb, int pass_fd, int swap
 		err = make_frame("10.0.0.99", 80, &other_addr);
 	if (err)
 		return err;
+	/* one frame (an established TCP flow's); the non-VIP rows change its destination */
 	struct job jobs[] = {
-		/* one frame; the non-VIP rows change only its destination */
-		{ "xdp_pass (baseline)", pass_fd, &vip, XDP_PASS, 0 },
-		{ "xdp_macswap (baseline)", swap_fd, &vip, XDP_TX, 0 },
-		{ "chlb VIP path", lb_fd, &vip, XDP_TX, 0 },
-		{ "chlb non-VIP path", lb_fd, &other, XDP_PASS, 0 },
-		{ "chlb non-VIP, VIP port", lb_fd, &other_addr, XDP_PASS, 0 },
+		[J_PASS] = { "xdp_pass (baseline)", "xdp_pass", pass_fd, &vip, XDP_PASS, -1, 0, 0 },
+		[J_SWAP] = { "xdp_macswap (baseline)", "xdp_macswap", swap_fd, &vip, XDP_TX, -1, 0, 0 },
+		[J_VIP] = { "chlb VIP path, table off", "vip_path", lb_fd(lb, LB_OFF), &vip, XDP_TX,
+		  J_SWAP, 2.0, 0 },
+		[J_KNOB] = { "  same, fresh-flow knob on", "vip_path_knob", lb_fd(lb, LB_OFF_FRESH), &vip,
+		  XDP_TX, J_SWAP, 0, 0 },
+		{ "chlb non-VIP path", "non_vip_path", lb_fd(lb, LB_OFF), &other, XDP_PASS,
+		  J_PASS, 1.3, 0 },
+		{ "chlb non-VIP, VIP port", "non_vip_vip_port", lb_fd(lb, LB_OFF), &other_addr,
+		  XDP_PASS, J_PASS, 0, 0 },
+		{ "flow hit, per-CPU LRU", "flow_hit", lb_fd(lb, LB_PCPU), &vip, XDP_TX,
+		  J_SWAP, 3.0, 0 },
+		{ "flow hit, common LRU", "flow_hit_common_lru", lb_fd(lb, LB_COMMON), &vip,
+		  XDP_TX, J_SWAP, 0, 0 },
+		[J_NEW] = { "new flow, per-CPU LRU (+knob)", "new_flow_raw", lb_fd(lb, LB_PCPU_FRESH),
+			    &vip, XDP_TX, J_SWAP, 0, 0, lb[LB_PCPU_FRESH] },
+		[J_NEW_C] = { "new flow, common LRU (+knob)", "new_flow_common_lru_raw",
+			      lb_fd(lb, LB_COMMON_FRESH), &vip, XDP_TX, J_SWAP, 0, 0,
+			      lb[LB_COMMON_FRESH] },
+		[J_FULL] = { "new flow, full table, per-CPU (+knob)", "new_flow_evict_raw",
+			     lb_fd(lb, LB_PCPU_FRESH), &vip, XDP_TX, J_SWAP, 0, 0, NULL },
+		[J_FULL_C] = { "new flow, full table, common (+knob)",
+			       "new_flow_evict_common_lru_raw", lb_fd(lb, LB_COMMON_FRESH), &vip,
+			       XDP_TX, J_SWAP, 0, 0, NULL },
+		/* the knob's cost taken off the four rows above */
+		{ "new flow, per-CPU LRU, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, NULL },
+		{ "new flow, common LRU, net", "new_flow_common_lru", -1, NULL, 0, J_SWAP, 0, 0, NULL },
+		{ "new flow, full, per-CPU, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, NULL },
+		{ "new flow, full, common, net", "new_flow_evict_common_lru", -1, NULL, 0, J_SWAP, 0,
+		  0, NULL },
 	};
-	err = bench_jobs(jobs, 5, cfg);
+	int n = sizeof(jobs) / sizeof(jobs[0]);
+
+	err = bench_jobs(jobs, J_NET, cfg);
 	if (err)
 		return err;
-	for (i = 0; i < 5; i++) {
-		r[i].name = jobs[i].name;
-		r[i].ns = jobs[i].ns;
-	}
-	print_results(r);
-	return cfg->json ? write_json(cfg->json, r, cfg) : 0;
+	for (int i = 0; i < 4; i++)
+		jobs[J_NET + i].ns = net_of_knob(jobs, J_NEW + i);
+	json_add_double(extra, "fresh_flow_knob_ns", "", jobs[J_KNOB].ns - jobs[J_VIP].ns);
+	print_results(jobs, n);
+	return cfg->json ? write_json(cfg->json, jobs, n, extra, cfg) : 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct bench_cfg cfg = { .repeat = 1000000, .runs = 40 };
-	struct chlb_dp_opts opts = {
-		.max_vips = CHLB_DEFAULT_MAX_VIPS, .max_backends = CHLB_DEFAULT_MAX_BACKENDS,
-		.table_size = BENCH_TABLE_SIZE, .seed = 0x5eed,
-		.if_mac = { 0x02, 0, 0, 0, 0, 0xfe },
-	};
+	struct json_object *extra = json_object_new_object();
 	struct xdp_macswap *swap = NULL;
 	struct xdp_pass *pass = NULL;
-	struct chlb *lb = NULL;
-	int err;
+	struct chlb *lb[LB_N] = {};
+	int i, err;
 
 	if (parse_args(argc, argv, &cfg)) {
 		fprintf(stderr, "usage: %s [--json FILE] [--repeat N] [--runs N]\n", argv[0]);
 		return 2;
 	}
-	pin_cpu();
 	pass = xdp_pass__open_and_load();
 	swap = xdp_macswap__open_and_load();
 	if (!pass || !swap) {
 		err = -errno;
 		goto out;
 	}
-	err = chlb_dp__load(&opts, &lb);
+	for (i = 0, err = 0; i < LB_N && !err; i++)
+		err = load_lb(i, &lb[i]);
 	if (!err)
-		err = setup_vip(lb);
+		err = bench_flow_memory(extra);
+	if (!err)
+		err = bench_two_cpus(&cfg, lb, extra);
+	pin_cpu();
 	if (!err)
 		err = run_all(&cfg, lb, bpf_program__fd(pass->progs.xdp_pass),
-			      bpf_program__fd(swap->progs.xdp_macswap));
+			      bpf_program__fd(swap->progs.xdp_macswap), extra);
 out:
 	if (err)
 		fprintf(stderr, "Error: bench_xdp: %s\n", strerror(-err));
-	chlb__destroy(lb);
+	for (i = 0; i < LB_N; i++)
+		chlb__destroy(lb[i]);
 	xdp_macswap__destroy(swap);
 	xdp_pass__destroy(pass);
+	json_object_put(extra);
 	return err ? 1 : 0;
 }
