@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include <chlb/chlb.h>
+#include "../user/lib/ring_internal.h"	/* the two fills, timed apart */
 
 #define SEED		0x5eedULL
 #define NKEYS		4096
@@ -254,6 +255,8 @@ static void bench_grid(json_object *arr)
 	printf("%5s %5s %8s | %9s | %8s %6s | %-17s | %-17s | %9s\n", "N", "V", "M",
 	       "build ms", "max/mean", "CV", "add: moved/opt", "remove: moved/opt",
 	       "memory");
+	if (getenv("BENCH_RING_FILLS_ONLY"))
+		return;
 	for (a = 0; a < 4; a++)
 		for (b = 0; b < 3; b++)
 			for (c = 0; c < 2; c++) {
@@ -278,6 +281,73 @@ static void bench_grid(json_object *arr)
 				json_object_array_add(arr, o);
 				chlb_ring__free(r);
 			}
+}
+
+/* ---- the two table fills ------------------------------------------ */
+
+typedef int (*fill_fn)(struct chlb_snapshot *, struct chlb_build_buf *,
+		       const struct chlb_cfg_backend *, size_t, uint32_t);
+
+/* Best of 5 of one fill over r's configuration, warm scratch, in ms. */
+static double fill_ms(struct chlb_ring *r, fill_fn fn)
+{
+	struct chlb_build_buf buf = { 0 };
+	struct chlb_snapshot *s = NULL;
+	double best = 1e9, t;
+	long long t0;
+	int k;
+
+	if (chlb_snapshot_reserve(&s, r->opts.table_size, r->next_bid))
+		exit(1);
+	s->seed = r->opts.seed;
+	for (k = 0; k < 5; k++) {
+		t0 = now_ns();
+		if (fn(s, &buf, r->cfg, r->ncfg, r->opts.vnodes))
+			exit(1);
+		t = (now_ns() - t0) / 1e6;
+		best = t < best ? t : best;
+	}
+	chlb_build_buf_free(&buf);
+	chlb_snapshot_free(s);
+	return best;
+}
+
+/* Sorted array against per-slot minima, P/M from 1/64 to 76. */
+static void bench_fills(json_object *arr)
+{
+	static const struct { int n; uint32_t v, m; } c[] = {
+		{ 10, 100, 65537 }, { 100, 100, 65537 }, { 100, 160, 65537 },
+		{ 100, 1000, 65537 }, { 1000, 160, 65537 }, { 1000, 1000, 65537 },
+		{ 5000, 1000, 65537 }, { 1000, 160, 262147 }, { 1000, 1000, 262147 },
+		{ 5000, 1000, 262147 }, { 1000, 1000, 524287 }, { 5000, 1000, 524287 },
+		{ 10, 100, 1048576 }, { 100, 1000, 1048576 },
+		{ 1000, 160, 1048576 }, { 1000, 1000, 1048576 }, { 5000, 1000, 1048576 },
+	};
+	double ts, tb, pm;
+	struct chlb_ring *r;
+	json_object *o;
+	size_t k;
+
+	printf("\ntable fill, best of 5 (ms): sorted array vs per-slot minima (buckets)\n");
+	printf("%5s %5s %8s %9s | %8s %8s | %s\n", "N", "V", "M", "P/M", "sorted",
+	       "buckets", "chlb_build uses");
+	for (k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		r = ring_with(c[k].n, c[k].v, c[k].m);
+		ts = fill_ms(r, chlb_build_sorted);
+		tb = fill_ms(r, chlb_build_buckets);
+		pm = (double)c[k].n * c[k].v / c[k].m;
+		printf("%5d %5u %8u %9.3f | %8.2f %8.2f | %s\n", c[k].n, c[k].v,
+		       c[k].m, pm, ts, tb,
+		       chlb_build_uses_buckets((uint64_t)c[k].n * c[k].v, c[k].m) ? "buckets" : "sorted");
+		o = json_object_new_object();
+		json_object_object_add(o, "n", json_object_new_int(c[k].n));
+		json_object_object_add(o, "vnodes", json_object_new_int(c[k].v));
+		json_object_object_add(o, "table_size", json_object_new_int(c[k].m));
+		json_object_object_add(o, "sorted_ms", json_object_new_double(ts));
+		json_object_object_add(o, "buckets_ms", json_object_new_double(tb));
+		json_object_array_add(arr, o);
+		chlb_ring__free(r);
+	}
 }
 
 /* Candidate defaults at N=100: balance, and disruption averaged over 10. */
@@ -314,18 +384,21 @@ static void bench_defaults(json_object *arr)
 
 int main(int argc, char **argv)
 {
-	json_object *j = json_object_new_object(), *grid, *defs;
+	json_object *j = json_object_new_object(), *grid, *defs, *fills;
 	const char *out = NULL;
 
 	if (argc == 3 && !strcmp(argv[1], "--json"))
 		out = argv[2];
 	grid = json_object_new_array();
 	defs = json_object_new_array();
+	fills = json_object_new_array();
 	bench_grid(grid);
+	bench_fills(fills);
 	bench_defaults(defs);
 	bench_route(j);
 	json_object_object_add(j, "grid", grid);
 	json_object_object_add(j, "defaults_n100", defs);
+	json_object_object_add(j, "fills", fills);
 	json_object_object_add(j, "default_vnodes", json_object_new_int(CHLB_DEFAULT_VNODES));
 	json_object_object_add(j, "default_table_size", json_object_new_int(CHLB_DEFAULT_TABLE_SIZE));
 	if (out && json_object_to_file_ext(out, j, JSON_C_TO_STRING_PRETTY)) {

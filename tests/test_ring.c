@@ -117,17 +117,45 @@ static int ref_cmp(const void *x, const void *y)
 	return chlb_addr_cmp(&a->addr, &b->addr);	/* tie: lower address */
 }
 
-static void check_against_reference(struct chlb_ring *r)
+typedef int (*fill_fn)(struct chlb_snapshot *, struct chlb_build_buf *,
+		       const struct chlb_cfg_backend *, size_t, uint32_t);
+
+/* One fill run on its own over r's configuration: same bytes as r's table. */
+static void check_fill(struct chlb_ring *r, fill_fn fn)
 {
-	struct ring_opts_s { uint32_t v; } ;
+	const struct chlb_snapshot *live = r->snap;	/* no writer runs */
+	struct chlb_build_buf buf = { 0 };
+	struct chlb_snapshot *s = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(chlb_snapshot_reserve(&s, live->m, live->nbids), 0);
+	s->seed = live->seed;
+	memset(s->table, 0xa5, live->m * sizeof(*s->table));	/* no stale luck */
+	CU_ASSERT_EQUAL(fn(s, &buf, r->cfg, r->ncfg, r->opts.vnodes), 0);
+	CU_ASSERT_EQUAL(s->nactive, live->nactive);
+	CU_ASSERT(!memcmp(s->table, live->table, live->m * sizeof(*s->table)));
+	CU_ASSERT(!live->nbids ||
+		  !memcmp(s->slots, live->slots, live->nbids * sizeof(*s->slots)));
+	chlb_build_buf_free(&buf);
+	chlb_snapshot_free(s);
+}
+
+/*
+ * Every slot against the reference, and both fills against the table, so
+ * each path is checked whichever chlb_build() picked. Returns the slots
+ * whose owner won a position tie (two addresses at one position).
+ */
+static uint32_t check_against_reference(struct chlb_ring *r)
+{
 	struct chlb_ring_opts o;
 	struct ref_point *p;
 	struct state st;
 	size_t np = 0, lo, hi, mid;
 	uint64_t base;
-	uint32_t s, pos, v;
+	uint32_t s, pos, v, ties = 0;
 	int i, bad = 0;
 
+	check_fill(r, chlb_build_sorted);
+	check_fill(r, chlb_build_buckets);
 	chlb_ring__opts(r, &o);
 	state_get(r, &st);
 	for (i = 0; i < st.n; i++)
@@ -157,14 +185,19 @@ static void check_against_reference(struct chlb_ring *r)
 			else
 				hi = mid;
 		}
-		if (!np)
+		if (!np) {
 			bad += !!chlb_addr_cmp(&st.owner[s], &none);
-		else
-			bad += !!chlb_addr_cmp(&st.owner[s], &p[lo == np ? 0 : lo].addr);
+			continue;
+		}
+		lo = lo == np ? 0 : lo;
+		bad += !!chlb_addr_cmp(&st.owner[s], &p[lo].addr);
+		ties += lo + 1 < np && p[lo + 1].pos == p[lo].pos &&
+			chlb_addr_cmp(&p[lo + 1].addr, &p[lo].addr);
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	free(p);
 	state_free(&st);
+	return ties;
 }
 
 /* Every slot owned by an active backend; per-backend slots sum to M. */
@@ -220,6 +253,45 @@ static void test_exact_counts(void)
 		CU_ASSERT_EQUAL(chlb_ring__set_state(r, name(3), CHLB_STATE_DRAINING), 0);
 		check_counts(r);
 		check_against_reference(r);
+		chlb_ring__free(r);
+	}
+}
+
+/*
+ * Both fills at P << M, P ~ M and P >> M (chlb_build() uses each on some of
+ * them); 10^6 points have ~116 position collisions, and the large cases
+ * must have slots decided by one, so the tie-break is really exercised.
+ */
+static void test_fills_and_ties(void)
+{
+	static const struct { int n; uint32_t v, m; int need_ties; } c[] = {
+		{ 3, 10, 1u << 20, 0 },		/* P << M: sorted */
+		{ 40, 100, 4099, 0 },		/* P ~ M: buckets */
+		{ 1000, 1000, 1u << 19, 1 },	/* P = 2M: buckets, many ties */
+		{ 1000, 1000, 65537, 1 },	/* P = 15M: buckets */
+		{ 1000, 1000, 1u << 20, 1 },	/* P ~ M, big M: sorted */
+		{ 1000, 1000, 61, 0 },		/* P >> M: 16,000 a bucket */
+	};
+	struct chlb_change *ch;
+	struct chlb_ring *r;
+	uint32_t ties;
+	size_t k;
+	int i;
+
+	for (k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		r = ring_new(c[k].v, c[k].m, SEED + k);
+		ch = calloc(c[k].n, sizeof(*ch));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ch);
+		for (i = 0; i < c[k].n; i++) {
+			ch[i].op = CHLB_CHANGE_ADD;
+			ch[i].addr = addr_of(i);
+			ch[i].weight = 1 + i % 3;
+		}
+		CU_ASSERT_EQUAL(chlb_ring__update(r, ch, c[k].n), 0);
+		ties = check_against_reference(r);
+		if (c[k].need_ties)
+			CU_ASSERT(ties > 0);
+		free(ch);
 		chlb_ring__free(r);
 	}
 }
@@ -579,6 +651,8 @@ int main(void)
 		return 1;
 	s = CU_add_suite("ring", NULL, NULL);
 	CU_add_test(s, "exact slot counts, M = 1, 2, 3, 4099, 65537, 2^20", test_exact_counts);
+	CU_add_test(s, "sorted and bucket fills, P << M to P >> M, ties",
+		    test_fills_and_ties);
 	CU_add_test(s, "shares track weights", test_weights);
 	CU_add_test(s, "add/remove/reweight move only their slots", test_add_remove_moves);
 	CU_add_test(s, "drain and undrain", test_drain);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * Build a snapshot: virtual-node points -> radix sort -> one merge sweep
- * that fills the M-slot table.
+ * Build a snapshot. chlb_build() chooses between two fills that give the
+ * same bytes: this file's sorted array (virtual-node points -> radix sort ->
+ * one merge sweep over the M-slot table), and build_bucket.c's per-slot
+ * minima, which skips the sort and wins once points outnumber slots.
  *
  * Points are u64 sort keys, pos << 32 | bid, generated backend by backend
  * in canonical (address) order. The radix sort is stable and keys only on
@@ -9,6 +11,7 @@
  * "lower address first", the same on every host, whatever the bids are.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,45 +22,19 @@
 #define RADIX_MASK	(RADIX_SIZE - 1)
 #define RADIX_PASSES	3	/* 11 + 11 + 10 bits of pos */
 
-/*
- * Position of a point: the shared header's mixing primitives, so the ring
- * is a function of (seed, address, index) alone and never of a library
- * version. The address words are read in a fixed (little-endian) order.
- */
-uint64_t chlb_point_base(uint64_t seed, const struct chlb_addr *a)
+/* Grow one scratch array to n entries; its contents are not kept. */
+int chlb_buf_reserve(uint64_t **p, size_t *cap, size_t n)
 {
-	uint64_t w0 = 0, w1 = 0;
-	int i;
+	uint64_t *q;
 
-	for (i = 7; i >= 0; i--) {
-		w0 = w0 << 8 | a->bytes[i];
-		w1 = w1 << 8 | a->bytes[8 + i];
-	}
-	return chlb_round64(chlb_round64(seed + CHLB_P3, w0), w1);
-}
-
-uint32_t chlb_point_pos(uint64_t base, uint32_t vnode)
-{
-	return (uint32_t)(chlb_mix64(chlb_round64(base, vnode)) >> 32);
-}
-
-static int buf_reserve(struct chlb_build_buf *buf, size_t n)
-{
-	uint64_t *p, *t;
-
-	if (n <= buf->cap)
+	if (n <= *cap)
 		return 0;
-	p = malloc(n * sizeof(*p));
-	t = malloc(n * sizeof(*t));
-	if (!p || !t) {
-		free(p);
-		free(t);
+	q = malloc(n * sizeof(*q));
+	if (!q)
 		return -ENOMEM;
-	}
-	chlb_build_buf_free(buf);
-	buf->points = p;
-	buf->tmp = t;
-	buf->cap = n;
+	free(*p);
+	*p = q;
+	*cap = n;
 	return 0;
 }
 
@@ -148,8 +125,9 @@ static void fill_table(struct chlb_snapshot *snap, const uint64_t *pts,
 		snap->table[s] = bid;
 }
 
-static uint32_t count_active(const struct chlb_cfg_backend *cfg, size_t n,
-			     uint64_t vnodes, uint64_t *npoints)
+/* Active backends; *npoints = their points (V x weight each). */
+uint32_t chlb_count_active(const struct chlb_cfg_backend *cfg, size_t n,
+			   uint64_t vnodes, uint64_t *npoints)
 {
 	uint32_t nactive = 0;
 	size_t i;
@@ -164,18 +142,22 @@ static uint32_t count_active(const struct chlb_cfg_backend *cfg, size_t n,
 	return nactive;
 }
 
-/* Fill snap (m, seed, addrs already set by the caller) from cfg. */
-int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
-	       const struct chlb_cfg_backend *cfg, size_t n, uint32_t vnodes)
+/* The sorted-array fill of snap (m, seed, addrs set by the caller). */
+int chlb_build_sorted(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
+		      const struct chlb_cfg_backend *cfg, size_t n,
+		      uint32_t vnodes)
 {
 	uint64_t want, *sorted;
 	size_t np;
 	int err;
 
-	snap->nactive = count_active(cfg, n, vnodes, &want);
+	snap->nactive = chlb_count_active(cfg, n, vnodes, &want);
 	if (want > CHLB_MAX_POINTS)
 		return -E2BIG;
-	err = buf_reserve(buf, want ? want : 1);
+	want = want ? want : 1;
+	err = chlb_buf_reserve(&buf->points, &buf->cap_points, want);
+	if (!err)
+		err = chlb_buf_reserve(&buf->tmp, &buf->cap_tmp, want);
 	if (err)
 		return err;
 	np = gen_points(buf->points, cfg, n, vnodes, snap->seed);
@@ -184,4 +166,25 @@ int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
 		return -ENOMEM;
 	fill_table(snap, sorted, np);
 	return 0;
+}
+
+/*
+ * Both fills cost O(M) for the table; on top, sorting makes ~4 sequential
+ * passes over P points, the buckets one pass of random updates to M words
+ * plus two sequential ones. See CHLB_BUCKET_MIN_RATIO for when each wins.
+ */
+bool chlb_build_uses_buckets(uint64_t points, uint32_t m)
+{
+	return m <= CHLB_BUCKET_MAX_M && points >= m / CHLB_BUCKET_MIN_RATIO;
+}
+
+int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
+	       const struct chlb_cfg_backend *cfg, size_t n, uint32_t vnodes)
+{
+	uint64_t points;
+
+	chlb_count_active(cfg, n, vnodes, &points);
+	if (chlb_build_uses_buckets(points, snap->m))
+		return chlb_build_buckets(snap, buf, cfg, n, vnodes);
+	return chlb_build_sorted(snap, buf, cfg, n, vnodes);
 }

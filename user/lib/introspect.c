@@ -145,7 +145,8 @@ size_t chlb_ring__memory(struct chlb_ring *ring)
 	pthread_mutex_lock(&ring->lock);
 	bytes = sizeof(*ring) + snapshot_bytes(ring->snap) +
 		snapshot_bytes(ring->spare) +
-		ring->buf.cap * 2 * sizeof(*ring->buf.points) +
+		(ring->buf.cap_points + ring->buf.cap_tmp) *
+			sizeof(*ring->buf.points) +
 		ring->cap_cfg * sizeof(*ring->cfg) +
 		ring->next_bid * (sizeof(*ring->free_bids) +
 				  sizeof(*ring->count_base)) +

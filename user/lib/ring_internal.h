@@ -12,6 +12,7 @@
 #define CHLB_RING_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <chlb/chlb.h>
@@ -55,9 +56,9 @@ struct chlb_counter_block {
 
 /* Scratch buffers kept between builds so a rebuild does not page-fault. */
 struct chlb_build_buf {
-	uint64_t *points;		/* pos << 32 | bid */
-	uint64_t *tmp;
-	size_t cap;
+	uint64_t *points;		/* sorted: pos << 32 | bid; buckets: minima */
+	uint64_t *tmp;			/* sorted: the radix sort's other half */
+	size_t cap_points, cap_tmp;
 };
 
 /*
@@ -102,11 +103,54 @@ struct chlb_ring {
 	struct chlb_counter_block *blocks;
 };
 
-/* build.c: the ring and its table */
+/*
+ * Position of a point: the shared header's mixing primitives, so the ring
+ * is a function of (seed, address, index) alone and never of a library
+ * version. The address words are read in a fixed (little-endian) order.
+ * Inline because the builds call chlb_point_pos() once per point.
+ */
+static inline uint64_t chlb_point_base(uint64_t seed, const struct chlb_addr *a)
+{
+	uint64_t w0 = 0, w1 = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		w0 = w0 << 8 | a->bytes[i];
+		w1 = w1 << 8 | a->bytes[8 + i];
+	}
+	return chlb_round64(chlb_round64(seed + CHLB_P3, w0), w1);
+}
+
+static inline uint32_t chlb_point_pos(uint64_t base, uint32_t vnode)
+{
+	return (uint32_t)(chlb_mix64(chlb_round64(base, vnode)) >> 32);
+}
+
+/*
+ * build.c: the ring and its table. chlb_build() picks one of two fills that
+ * give byte-identical snapshots (tests/test_ring.c checks both against a
+ * reference): sorting every point, or one minimum per slot bucket.
+ */
+/*
+ * chlb_build() fills by buckets from P >= M / 4 on while the M scratch
+ * words stay within 4 MiB (M <= 2^19); past that their random updates
+ * miss the caches and the sort is as fast. Measured by bench_ring.
+ */
+#define CHLB_BUCKET_MIN_RATIO		4
+#define CHLB_BUCKET_MAX_M		(1u << 19)
+
 int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
 	       const struct chlb_cfg_backend *cfg, size_t n, uint32_t vnodes);
-uint64_t chlb_point_base(uint64_t seed, const struct chlb_addr *a);
-uint32_t chlb_point_pos(uint64_t base, uint32_t vnode);
+int chlb_build_sorted(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
+		      const struct chlb_cfg_backend *cfg, size_t n,
+		      uint32_t vnodes);
+int chlb_build_buckets(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
+		       const struct chlb_cfg_backend *cfg, size_t n,
+		       uint32_t vnodes);
+bool chlb_build_uses_buckets(uint64_t points, uint32_t m);
+int chlb_buf_reserve(uint64_t **p, size_t *cap, size_t n);
+uint32_t chlb_count_active(const struct chlb_cfg_backend *cfg, size_t n,
+			   uint64_t vnodes, uint64_t *npoints);
 
 /* snapshot.c */
 int chlb_snapshot_reserve(struct chlb_snapshot **snap, uint32_t m,

@@ -70,5 +70,6 @@ void chlb_build_buf_free(struct chlb_build_buf *buf)
 	free(buf->tmp);
 	buf->points = NULL;
 	buf->tmp = NULL;
-	buf->cap = 0;
+	buf->cap_points = 0;
+	buf->cap_tmp = 0;
 }
