@@ -109,16 +109,12 @@ static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key
  */
 static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt *p,
 							   const struct chlb_flow_key *k,
-							   __u32 vip_id, __u32 *bid, int *inserted)
+							   __u32 vip_id, __u32 *bid, int *inserted,
+							   struct chlb_global_stats *gs)
 {
-	struct chlb_global_stats *gs;
 	struct chlb_backend *be;
 	struct chlb_flow *f;
-	__u32 zero = 0;
 
-	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
-	if (!gs)
-		return NULL;
 	if (!chlb_new_flow(p)) {
 		f = bpf_map_lookup_elem(&chlb_flows, k);
 		be = f ? chlb_flow_backend(f, p->proto, vip_id, udp_timeout_ns, gs, bid) : NULL;
@@ -159,7 +155,8 @@ static __always_inline void chlb_rewrite_macs(struct chlb_ethhdr *eth,
 /* A VIP frame: forward it (CHLB_CNT_TX) or drop it (no backend). */
 static __always_inline int chlb_forward(const struct chlb_pkt *p,
 					const struct chlb_vip_key *vk,
-					const struct chlb_vip_info *vip, __u64 bytes)
+					const struct chlb_vip_info *vip, __u64 bytes,
+					struct chlb_global_stats *gs)
 {
 	struct chlb_backend_stats *bs;
 	struct chlb_vip_stats *vs;
@@ -172,7 +169,7 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 		chlb_bench_next_flow(p);
 	chlb_flow_key_of(p, vk, &key);
 	if (flow_table) {
-		be = chlb_flow_pick(p, &key, vip->id, &bid, &new_flow);
+		be = chlb_flow_pick(p, &key, vip->id, &bid, &new_flow, gs);
 	} else {
 		be = chlb_pick(&key, vip->id, &bid);
 		new_flow = chlb_new_flow(p);
@@ -200,13 +197,9 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
  * Every frame has exactly one reason, so userspace derives CHLB_CNT_RX as
  * their sum and the hot path saves an increment.
  */
-static __always_inline int chlb_count(__u32 reason)
+static __always_inline int chlb_count(struct chlb_global_stats *gs, __u32 reason)
 {
-	struct chlb_global_stats *gs;
-	__u32 zero = 0;
-
-	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
-	if (gs && reason < CHLB_CNT_REASONS)
+	if (reason < CHLB_CNT_REASONS)
 		gs->counters[reason]++;
 	if (reason == CHLB_CNT_TX)
 		return XDP_TX;
@@ -222,11 +215,16 @@ int chlb_xdp(struct xdp_md *ctx)
 	void *end = (void *)(long)ctx->data_end;
 	struct chlb_vip_ports *ports;
 	struct chlb_vip_key vk __attribute__((aligned(8)));
+	struct chlb_global_stats *gs;
 	struct chlb_vip_info *vip;
 	struct chlb_pkt pkt;
 	__u32 zero = 0;
 	int reason;
 
+	/* looked up once: the flow table's counters and the exit's share it */
+	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
+	if (!gs)
+		return XDP_PASS;
 	reason = chlb_parse(data, end, &pkt);
 	if (reason)
 		goto out;
@@ -238,9 +236,9 @@ int chlb_xdp(struct xdp_md *ctx)
 	vip = chlb_find_vip(&vk);
 	if (!vip)
 		goto out;
-	reason = chlb_forward(&pkt, &vk, vip, end - data);
+	reason = chlb_forward(&pkt, &vk, vip, end - data, gs);
 out:
-	return chlb_count(reason);
+	return chlb_count(gs, reason);
 }
 
 char LICENSE[] SEC("license") = "GPL";

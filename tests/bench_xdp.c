@@ -12,6 +12,9 @@
  * address before the flow key is read, so every run is a new five-tuple.
  * Its own cost is measured on the stateless path (the same object with
  * the knob off and on) and taken off the new-flow figures ("net").
+ * Beside them, the kernel alone (tests/bpf/lru_insert.bpf.c): a lookup
+ * miss and an insert into an LRU map of chlb_flows' size and kind, so a
+ * new flow splits into the kernel's share and chlb's.
  *
  * `repeat` runs the program again on the same buffer. That is valid here:
  * the VIP path rewrites only the Ethernet addresses, which chlb never
@@ -40,6 +43,7 @@
 #include "chlb.skel.h"
 #include "xdp_pass.skel.h"
 #include "xdp_macswap.skel.h"
+#include "lru_insert.skel.h"
 #include "../user/dataplane.h"
 #include "helpers/pkt.h"
 
@@ -138,7 +142,7 @@ struct job {
 	int base;		/* index of the baseline job, -1: none */
 	double target;		/* ratio to the baseline, 0: none */
 	double ns;		/* best run */
-	struct chlb *empty;	/* new flows with room: empty its flow table before each run */
+	int empty_fd;		/* new flows with room: empty this flow table before each run */
 };
 
 /*
@@ -149,12 +153,12 @@ struct job {
 #define ROOM_REPEAT 50000
 
 /* Empty a flow table (outside the timed runs). */
-static int empty_flows(struct chlb *lb)
+static int empty_flows(int fd)
 {
 	static struct chlb_flow_key keys[4096];
 	static struct chlb_flow vals[4096];
-	int fd = bpf_map__fd(lb->maps.chlb_flows), err;
 	__u32 batch, count;
+	int err;
 	void *in = NULL;
 
 	do {
@@ -183,7 +187,8 @@ static void print_results(const struct job *j, int n)
 	       " flow: lookup miss + insert, a fresh source address per run, into an\n"
 	       " emptied table (runs of %d) or a full one (evicting); the knob that\n"
 	       " makes flows fresh costs the difference of the two stateless rows and\n"
-	       " is subtracted in the 'net' figures)\n", ROOM_REPEAT);
+	       " is subtracted in the 'net' figures. Kernel: the same LRU map, a miss\n"
+	       " and an insert, nothing else; 'minus kernel' is chlb's share)\n", ROOM_REPEAT);
 }
 
 static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
@@ -267,10 +272,10 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 
 	for (r = 0; r < cfg->runs; r++) {
 		for (i = 0; i < n; i++) {
-			err = jobs[i].empty ? empty_flows(jobs[i].empty) : 0;
+			err = jobs[i].empty_fd ? empty_flows(jobs[i].empty_fd) : 0;
 			if (!err)
 				err = bench_once(jobs[i].prog_fd, jobs[i].frame, jobs[i].verdict,
-						 jobs[i].empty && cfg->repeat > ROOM_REPEAT ?
+						 jobs[i].empty_fd && cfg->repeat > ROOM_REPEAT ?
 						 ROOM_REPEAT : cfg->repeat, &ns);
 			if (err)
 				return err;
@@ -320,6 +325,26 @@ static int load_lb(int kind, struct chlb **lb)
 	return err ? err : setup_vip(*lb);
 }
 
+/*
+ * The kernel-only baseline: an LRU map of chlb_flows' size and kind, a
+ * lookup miss and an insert per run, so the new-flow rows can be read as
+ * the kernel's share plus chlb's.
+ */
+static int load_kern(struct chlb *like, struct lru_insert **kern)
+{
+	struct bpf_map *flows = like->maps.chlb_flows;
+	struct lru_insert *k = lru_insert__open();
+	int err;
+
+	if (!k)
+		return -errno;
+	*kern = k;
+	k->rodata->lookup_first = 1;
+	err = bpf_map__set_max_entries(k->maps.flows, bpf_map__max_entries(flows));
+	if (!err)
+		err = bpf_map__set_map_flags(k->maps.flows, bpf_map__map_flags(flows));
+	return err ? err : lru_insert__load(k);
+}
 
 /* The kernel's own accounting of a map's memory, from fdinfo. */
 static long long fd_memlock(int fd)
@@ -433,7 +458,7 @@ static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
 	}
 	for (r = 0; r < 8; r++)
 		for (k = 0; k < 2; k++) {
-			err = empty_flows(lb[kinds[k]]);
+			err = empty_flows(bpf_map__fd(lb[kinds[k]]->maps.chlb_flows));
 			if (!err)
 				err = two_cpu_round(bpf_program__fd(lb[kinds[k]]->progs.chlb_xdp),
 						    ROOM_REPEAT / 2, &ns);
@@ -456,7 +481,15 @@ static int lb_fd(struct chlb **lb, int kind)
 	return bpf_program__fd(lb[kind]->progs.chlb_xdp);
 }
 
-enum { J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 8, J_NEW_C, J_FULL, J_FULL_C, J_NET };
+static int lb_flows_fd(struct chlb **lb, int kind)
+{
+	return bpf_map__fd(lb[kind]->maps.chlb_flows);
+}
+
+enum {
+	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 8, J_NEW_C, J_FULL, J_FULL_C, J_KERN, J_KERN_FULL,
+	J_NET, J_OVER = J_NET + 4
+};
 
 /* Subtract the fresh-flow knob's own cost from a fresh-flow figure. */
 static double net_of_knob(const struct job *j, int i)
@@ -465,8 +498,10 @@ static double net_of_knob(const struct job *j, int i)
 }
 
 static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swap_fd,
-		   struct json_object *extra)
+		   struct lru_insert *kern, struct json_object *extra)
 {
+	int kern_fd = bpf_program__fd(kern->progs.lru_insert);
+
 	struct frame vip, other, other_addr;
 	int err;
 
@@ -494,21 +529,30 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		{ "flow hit, common LRU", "flow_hit_common_lru", lb_fd(lb, LB_COMMON), &vip,
 		  XDP_TX, J_SWAP, 0, 0 },
 		[J_NEW] = { "new flow, per-CPU LRU (+knob)", "new_flow_raw", lb_fd(lb, LB_PCPU_FRESH),
-			    &vip, XDP_TX, J_SWAP, 0, 0, lb[LB_PCPU_FRESH] },
+			    &vip, XDP_TX, J_SWAP, 0, 0, lb_flows_fd(lb, LB_PCPU_FRESH) },
 		[J_NEW_C] = { "new flow, common LRU (+knob)", "new_flow_common_lru_raw",
 			      lb_fd(lb, LB_COMMON_FRESH), &vip, XDP_TX, J_SWAP, 0, 0,
-			      lb[LB_COMMON_FRESH] },
+			      lb_flows_fd(lb, LB_COMMON_FRESH) },
 		[J_FULL] = { "new flow, full table, per-CPU (+knob)", "new_flow_evict_raw",
-			     lb_fd(lb, LB_PCPU_FRESH), &vip, XDP_TX, J_SWAP, 0, 0, NULL },
+			     lb_fd(lb, LB_PCPU_FRESH), &vip, XDP_TX, J_SWAP, 0, 0, 0 },
 		[J_FULL_C] = { "new flow, full table, common (+knob)",
 			       "new_flow_evict_common_lru_raw", lb_fd(lb, LB_COMMON_FRESH), &vip,
-			       XDP_TX, J_SWAP, 0, 0, NULL },
+			       XDP_TX, J_SWAP, 0, 0, 0 },
+		/* the kernel alone: lookup miss + insert of a fresh key, no chlb */
+		[J_KERN] = { "kernel LRU miss+insert (no chlb)", "kernel_new_flow", kern_fd, &vip,
+			     XDP_TX, J_SWAP, 0, 0, bpf_map__fd(kern->maps.flows) },
+		[J_KERN_FULL] = { "  same, full table", "kernel_new_flow_evict", kern_fd, &vip,
+				  XDP_TX, J_SWAP, 0, 0, 0 },
 		/* the knob's cost taken off the four rows above */
-		{ "new flow, per-CPU LRU, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, NULL },
-		{ "new flow, common LRU, net", "new_flow_common_lru", -1, NULL, 0, J_SWAP, 0, 0, NULL },
-		{ "new flow, full, per-CPU, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, NULL },
+		{ "new flow, per-CPU LRU, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, 0 },
+		{ "new flow, common LRU, net", "new_flow_common_lru", -1, NULL, 0, J_SWAP, 0, 0, 0 },
+		{ "new flow, full, per-CPU, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, 0 },
 		{ "new flow, full, common, net", "new_flow_evict_common_lru", -1, NULL, 0, J_SWAP, 0,
-		  0, NULL },
+		  0, 0 },
+		/* what chlb adds to the kernel's own insert (per-CPU LRU, net) */
+		[J_OVER] = { "new flow minus kernel insert", "new_flow_over_kernel", -1, NULL, 0,
+			     J_SWAP, 0, 0, 0 },
+		{ "  same, full table", "new_flow_evict_over_kernel", -1, NULL, 0, J_SWAP, 0, 0, 0 },
 	};
 	int n = sizeof(jobs) / sizeof(jobs[0]);
 
@@ -517,6 +561,8 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		return err;
 	for (int i = 0; i < 4; i++)
 		jobs[J_NET + i].ns = net_of_knob(jobs, J_NEW + i);
+	jobs[J_OVER].ns = jobs[J_NET].ns - jobs[J_KERN].ns;
+	jobs[J_OVER + 1].ns = jobs[J_NET + 2].ns - jobs[J_KERN_FULL].ns;
 	json_add_double(extra, "fresh_flow_knob_ns", "", jobs[J_KNOB].ns - jobs[J_VIP].ns);
 	print_results(jobs, n);
 	return cfg->json ? write_json(cfg->json, jobs, n, extra, cfg) : 0;
@@ -528,6 +574,7 @@ int main(int argc, char **argv)
 	struct json_object *extra = json_object_new_object();
 	struct xdp_macswap *swap = NULL;
 	struct xdp_pass *pass = NULL;
+	struct lru_insert *kern = NULL;
 	struct chlb *lb[LB_N] = {};
 	int i, err;
 
@@ -544,18 +591,21 @@ int main(int argc, char **argv)
 	for (i = 0, err = 0; i < LB_N && !err; i++)
 		err = load_lb(i, &lb[i]);
 	if (!err)
+		err = load_kern(lb[LB_PCPU], &kern);
+	if (!err)
 		err = bench_flow_memory(extra);
 	if (!err)
 		err = bench_two_cpus(&cfg, lb, extra);
 	pin_cpu();
 	if (!err)
 		err = run_all(&cfg, lb, bpf_program__fd(pass->progs.xdp_pass),
-			      bpf_program__fd(swap->progs.xdp_macswap), extra);
+			      bpf_program__fd(swap->progs.xdp_macswap), kern, extra);
 out:
 	if (err)
 		fprintf(stderr, "Error: bench_xdp: %s\n", strerror(-err));
 	for (i = 0; i < LB_N; i++)
 		chlb__destroy(lb[i]);
+	lru_insert__destroy(kern);
 	xdp_macswap__destroy(swap);
 	xdp_pass__destroy(pass);
 	json_object_put(extra);
