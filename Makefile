@@ -140,12 +140,13 @@ $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench_%.o $(call objs,obj,$(TEST_HELP
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $^ $(CTL_LIBS) $(LIB_LIBS) -lm $(LDFLAGS)
 
+# libchlb is a static library only, so its dependencies are public, not private.
 $(PC): Makefile
 	$(Q)mkdir -p $(@D)
 	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 		'Name: chlb' 'Description: consistent-hash ring and slot table library' \
-		'Version: $(VERSION)' 'Libs: -L$${libdir} -lchlb' \
-		'Libs.private: -lpthread' 'Requires.private: $(PKGS_LIB)' \
+		'Version: $(VERSION)' 'Libs: -L$${libdir} -lchlb -lpthread' \
+		'Requires: $(PKGS_LIB)' \
 		'Cflags: -I$${includedir}' > $@
 
 # ---- top-level targets -------------------------------------------------------
