@@ -7,6 +7,7 @@
 #include <CUnit/Basic.h>
 
 #include <chlb/chlb.h>
+#include "helpers/cu_main.h"
 
 struct bad_case {
 	const char *text;
@@ -181,22 +182,20 @@ static void test_algo(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static CU_TestInfo tests[] = {
+		{ "bad inputs give their own codes", test_bad_inputs },
+		{ "very long and NULL", test_very_long },
+		{ "issue's cases are distinct", test_distinct_codes },
+		{ "canonical formatting", test_canonical },
+		{ "round trips", test_round_trip },
+		{ "strerror", test_strerror },
+		{ "algorithm names", test_algo },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("addr", NULL, NULL, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("addr", NULL, NULL);
-	CU_add_test(s, "bad inputs give their own codes", test_bad_inputs);
-	CU_add_test(s, "very long and NULL", test_very_long);
-	CU_add_test(s, "issue's cases are distinct", test_distinct_codes);
-	CU_add_test(s, "canonical formatting", test_canonical);
-	CU_add_test(s, "round trips", test_round_trip);
-	CU_add_test(s, "strerror", test_strerror);
-	CU_add_test(s, "algorithm names", test_algo);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

@@ -31,6 +31,7 @@
 
 #include "../user/cli.h"
 #include "../user/lookup.h"
+#include "helpers/cu_main.h"
 #include "helpers/pkt.h"
 
 #define PIN_PREFIX "chlb-agree-"
@@ -527,22 +528,24 @@ static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-static void add_suite(const char *name, CU_InitializeFunc init)
-{
-	CU_pSuite s = CU_add_suite(name, init, suite_clean);
-
-	CU_add_test(s, "IPv4 TCP VIP, 10 backends (weights, one draining)", test_v4_tcp);
-	CU_add_test(s, "IPv6 UDP VIP, 8 backends", test_v6_udp);
-	CU_add_test(s, "IPv4 UDP VIP, one backend", test_v4_udp_one_backend);
-	CU_add_test(s, "VIP without backends: all dropped", test_v4_no_backend);
-	CU_add_test(s, "IPv4 TCP VIP after backend del", test_after_del);
-	CU_add_test(s, "existing UDP flows across a weight change", test_existing_flows);
-	CU_add_test(s, "read commands, plain and JSON, under ASan", test_read_commands);
-}
-
 int main(void)
 {
-	int failures;
+	/* the same cases with and without the flow table */
+	static CU_TestInfo tests[] = {
+		{ "IPv4 TCP VIP, 10 backends (weights, one draining)", test_v4_tcp },
+		{ "IPv6 UDP VIP, 8 backends", test_v6_udp },
+		{ "IPv4 UDP VIP, one backend", test_v4_udp_one_backend },
+		{ "VIP without backends: all dropped", test_v4_no_backend },
+		{ "IPv4 TCP VIP after backend del", test_after_del },
+		{ "existing UDP flows across a weight change", test_existing_flows },
+		{ "read commands, plain and JSON, under ASan", test_read_commands },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("agree, flow table (default)", suite_init_flows, suite_clean, tests),
+		CU_SUITE("agree, --flow-table off", suite_init_stateless, suite_clean, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
 	if (geteuid() != 0) {
 		printf("SKIPPED: test_agree needs root (BPF, bpffs, a network namespace)\n");
@@ -553,13 +556,5 @@ int main(void)
 	libbpf_set_print(quiet_bpf);
 	libxdp_set_print(quiet_xdp);
 	printf("test_agree: random seed %016llx\n", (unsigned long long)rng);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	add_suite("agree, flow table (default)", suite_init_flows);
-	add_suite("agree, --flow-table off", suite_init_stateless);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return cu_main(suites);
 }

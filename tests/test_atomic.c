@@ -28,6 +28,7 @@
 #include "../user/dataplane.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_main.h"
 
 #define SEED	0xfeedfacecafebeefULL
 #define M	1021
@@ -173,17 +174,14 @@ static void test_swaps_under_traffic(void)
 
 int main(void)
 {
-	CU_pSuite suite;
-	int failed;
+	static CU_TestInfo tests[] = {
+		{ "2000 swaps A<->B under traffic", test_swaps_under_traffic },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("atomic table swaps", NULL, NULL, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("atomic table swaps", NULL, NULL);
-	if (suite)
-		CU_add_test(suite, "2000 swaps A<->B under traffic", test_swaps_under_traffic);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

@@ -12,6 +12,7 @@
 
 #include "../user/cli.h"
 #include "../user/parse.h"
+#include "helpers/cu_main.h"
 
 static void test_vip_ok(void)
 {
@@ -168,21 +169,19 @@ static void test_args(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	int failures;
+	static CU_TestInfo tests[] = {
+		{ "VIPs accepted, exact key bytes", test_vip_ok },
+		{ "bad VIPs rejected, value quoted", test_vip_bad },
+		{ "client endpoints", test_endpoint },
+		{ "MACs", test_mac },
+		{ "weights, sizes, seeds", test_numbers },
+		{ "argument splitting", test_args },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("cli_parse", NULL, NULL, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("cli_parse", NULL, NULL);
-	CU_add_test(s, "VIPs accepted, exact key bytes", test_vip_ok);
-	CU_add_test(s, "bad VIPs rejected, value quoted", test_vip_bad);
-	CU_add_test(s, "client endpoints", test_endpoint);
-	CU_add_test(s, "MACs", test_mac);
-	CU_add_test(s, "weights, sizes, seeds", test_numbers);
-	CU_add_test(s, "argument splitting", test_args);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return cu_main(suites);
 }

@@ -24,6 +24,7 @@
 #include "../user/dataplane.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_main.h"
 
 #define SEED		0xfeedfacecafef00dULL
 #define M		61
@@ -536,29 +537,19 @@ static void test_bad_opts(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static CU_TestInfo tests[] = {
 		{ "flow table cases", test_cases },
 		{ "table off: stateless as before", test_off_is_stateless },
 		{ "no backend: dropped, not recorded", test_no_backend },
 		{ "flows seen on two CPUs", test_cross_cpu },
 		{ "sizes and config", test_sizes },
 		{ "bad options", test_bad_opts },
+		CU_TEST_INFO_NULL,
 	};
-	CU_pSuite suite;
-	size_t i;
-	int failed;
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("flow", suite_init, suite_clean, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("flow", suite_init, suite_clean);
-	for (i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

@@ -16,6 +16,7 @@
 #include <CUnit/Basic.h>
 
 #include <chlb/shared.h>
+#include "helpers/cu_main.h"
 
 #define SAMPLES	(1u << 16)
 #define Z_TAIL	4.753
@@ -198,22 +199,23 @@ static void test_slot_mapping(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static CU_TestInfo hash_tests[] = {
+		{ "chi-square, sequential source ports, IPv4", test_chi2_sport_v4 },
+		{ "chi-square, sequential addresses, IPv4", test_chi2_addr_v4 },
+		{ "chi-square, sequential source ports, IPv6", test_chi2_sport_v6 },
+		{ "chi-square, sequential addresses, IPv6", test_chi2_addr_v6 },
+		{ "avalanche", test_avalanche },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_TestInfo slot_tests[] = {
+		{ "hash_to_slot and slot_position agree", test_slot_mapping },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("flow_hash", NULL, NULL, hash_tests),
+		CU_SUITE("slot_mapping", NULL, NULL, slot_tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("flow_hash", NULL, NULL);
-	CU_add_test(s, "chi-square, sequential source ports, IPv4", test_chi2_sport_v4);
-	CU_add_test(s, "chi-square, sequential addresses, IPv4", test_chi2_addr_v4);
-	CU_add_test(s, "chi-square, sequential source ports, IPv6", test_chi2_sport_v6);
-	CU_add_test(s, "chi-square, sequential addresses, IPv6", test_chi2_addr_v6);
-	CU_add_test(s, "avalanche", test_avalanche);
-	s = CU_add_suite("slot_mapping", NULL, NULL);
-	CU_add_test(s, "hash_to_slot and slot_position agree", test_slot_mapping);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

@@ -12,6 +12,7 @@
 
 #include <chlb/chlb.h>
 #include "../user/lib/ring_internal.h"	/* point positions, for the reference */
+#include "helpers/cu_main.h"
 
 #define SEED	0x0123456789abcdefULL
 
@@ -644,26 +645,23 @@ static void test_route(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static CU_TestInfo tests[] = {
+		{ "exact slot counts, M = 1, 2, 3, 4099, 65537, 2^20", test_exact_counts },
+		{ "sorted and bucket fills, P << M to P >> M, ties", test_fills_and_ties },
+		{ "shares track weights", test_weights },
+		{ "add/remove/reweight move only their slots", test_add_remove_moves },
+		{ "drain and undrain", test_drain },
+		{ "insertion order does not matter", test_order_independent },
+		{ "zero backends", test_zero_backends },
+		{ "rejected changes leave state unchanged", test_validation },
+		{ "limits and options", test_limits },
+		{ "route agrees with lookup_hash; counters", test_route },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("ring", NULL, NULL, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("ring", NULL, NULL);
-	CU_add_test(s, "exact slot counts, M = 1, 2, 3, 4099, 65537, 2^20", test_exact_counts);
-	CU_add_test(s, "sorted and bucket fills, P << M to P >> M, ties",
-		    test_fills_and_ties);
-	CU_add_test(s, "shares track weights", test_weights);
-	CU_add_test(s, "add/remove/reweight move only their slots", test_add_remove_moves);
-	CU_add_test(s, "drain and undrain", test_drain);
-	CU_add_test(s, "insertion order does not matter", test_order_independent);
-	CU_add_test(s, "zero backends", test_zero_backends);
-	CU_add_test(s, "rejected changes leave state unchanged", test_validation);
-	CU_add_test(s, "limits and options", test_limits);
-	CU_add_test(s, "route agrees with lookup_hash; counters", test_route);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

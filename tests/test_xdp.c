@@ -24,6 +24,7 @@
 #include "../user/dataplane.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_main.h"
 
 #define SEED		0x0123456789abcdefULL
 #define M		251	/* prime: not a power of two on purpose */
@@ -853,10 +854,7 @@ static void test_bad_opts(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static CU_TestInfo tests[] = {
 		{ "fixture table", test_fixtures },
 		{ "IPv4 options IHL 6..15", test_ipv4_options },
 		{ "truncations 0..len", test_truncation },
@@ -869,19 +867,12 @@ int main(void)
 		{ "bad load options", test_bad_opts },
 		{ "pinned maps found again", test_pinned },
 		{ "frame builders' checksums", test_builder_checksums },
+		CU_TEST_INFO_NULL,
 	};
-	CU_pSuite suite;
-	size_t i;
-	int failed;
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("xdp", suite_init, suite_clean, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("xdp", suite_init, suite_clean);
-	for (i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }

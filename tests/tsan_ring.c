@@ -23,6 +23,7 @@
 #include <CUnit/Basic.h>
 
 #include <chlb/chlb.h>
+#include "helpers/cu_main.h"
 
 #define POOL		64
 #define MAX_EPOCHS	(1u << 16)
@@ -187,17 +188,14 @@ static void test_readers_and_writer(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	static CU_TestInfo tests[] = {
+		{ "readers route while a writer changes membership", test_readers_and_writer },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("ring_threads", NULL, NULL, tests),
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("ring_threads", NULL, NULL);
-	CU_add_test(s, "readers route while a writer changes membership",
-		    test_readers_and_writer);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_main(suites);
 }
