@@ -9,11 +9,9 @@
  * and `chlb -j stats` must then show exactly the packets, bytes and new
  * flows (SYNs) sent to each backend.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +30,7 @@
 #include "../user/cli.h"
 #include "../user/lookup.h"
 #include "helpers/cu_main.h"
+#include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
 
 #define PIN_PREFIX "chlb-agree-"
@@ -94,44 +93,6 @@ static int cmd(int (*fn)(int, char **), ...)
 	return fn(argc, argv);
 }
 
-static void remove_dir(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* Pin directories of earlier runs whose process is gone. */
-static void remove_stale(void)
-{
-	struct dirent *de;
-	char path[512];
-	DIR *d = opendir("/sys/fs/bpf");
-	long pid;
-
-	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, PIN_PREFIX, strlen(PIN_PREFIX)))
-			continue;
-		pid = strtol(de->d_name + strlen(PIN_PREFIX), NULL, 10);
-		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
-			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
-			remove_dir(path);
-		}
-	}
-	if (d)
-		closedir(d);
-}
-
 static void backend_addr(const struct vip_case *c, int i, char *buf, size_t len)
 {
 	if (c->family == 4)
@@ -168,7 +129,7 @@ static int suite_init(const char *flow_table)
 	if (!own_netns && unshare(CLONE_NEWNET))	/* our own lo: no host traffic */
 		return -1;
 	own_netns = true;
-	remove_stale();
+	pin_dir_remove_stale(PIN_PREFIX);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PIN_PREFIX "%d", getpid());
 	cli.pin_dir = pin_dir;
 	saved = stdout_off();
@@ -209,7 +170,7 @@ static int suite_clean(void)
 	if (pin_dir[0] && cmd(do_detach, NULL))
 		fprintf(stderr, "detach: %s\n", cli_errmsg());
 	stdout_on(saved);
-	remove_dir(pin_dir);
+	pin_dir_remove(pin_dir);
 	prog_fd = -1;
 	return 0;
 }

@@ -8,9 +8,7 @@
  * the expected output is the input with only the MACs rewritten (XDP_TX)
  * or the input unchanged (XDP_PASS, XDP_DROP).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 
 #include "chlb.skel.h"
 #include "../user/dataplane.h"
+#include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
 #include "helpers/cu_main.h"
@@ -734,46 +733,7 @@ static void test_builder_checksums(void)
 
 /* ---- pinned state -------------------------------------------------------- */
 
-#define PIN_PREFIX "/sys/fs/bpf/chlb-test-dp-"
-
-static void remove_pin_dir(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* Pin directories of earlier runs whose process is gone. */
-static void remove_stale_pins(void)
-{
-	struct dirent *de;
-	char path[512];
-	DIR *d = opendir("/sys/fs/bpf");
-	long pid;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "chlb-test-dp-", 13))
-			continue;
-		pid = strtol(de->d_name + 13, NULL, 10);
-		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
-			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
-			remove_pin_dir(path);
-		}
-	}
-	closedir(d);
-}
+#define PIN_PREFIX "chlb-test-dp-"	/* + pid, under /sys/fs/bpf */
 
 /* Run one TCP frame to 10.0.0.100:80 through a program; its verdict. */
 static __u32 verdict_of(int fd, __u8 *mac5)
@@ -806,10 +766,10 @@ static void test_pinned(void)
 	char dir[64], missing[80];
 	__u8 mac5 = 0;
 
-	remove_stale_pins();
-	snprintf(dir, sizeof(dir), PIN_PREFIX "%d", (int)getpid());
+	pin_dir_remove_stale(PIN_PREFIX);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/" PIN_PREFIX "%d", (int)getpid());
 	snprintf(missing, sizeof(missing), "%s-missing", dir);
-	remove_pin_dir(dir);
+	pin_dir_remove(dir);
 	opts.pin_dir = dir;
 	CU_ASSERT_EQUAL(chlb_dp__open_pinned(dir, &pd), -ENOENT);
 	CU_ASSERT_FATAL(chlb_dp__load(&opts, &a) == 0);
@@ -833,7 +793,7 @@ static void test_pinned(void)
 	chlb__destroy(b);
 	chlb_dp__close(&pd);
 	CU_ASSERT_EQUAL(pd.vips_fd, -1);
-	remove_pin_dir(dir);
+	pin_dir_remove(dir);
 	CU_ASSERT_EQUAL(access(dir, F_OK), -1);
 	CU_ASSERT_EQUAL(chlb_dp__open_pinned(missing, &pd), -ENOENT);
 }
