@@ -8,11 +8,7 @@ set -u
 ID=$$
 cd "$(dirname "$0")/.." || exit 1
 . tests/sh/cli_lib.bash
-need_root
-remove_stale
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-make_topology || { echo "bench_cli: cannot build the topology"; exit 1; }
+setup || { echo "bench_cli: cannot build the topology"; exit 1; }
 # Overridable to see where the time goes, e.g. CHLB_BENCH_VNODES=160.
 PRESENT=${CHLB_BENCH_BACKENDS:-1000}
 ROUNDS=${CHLB_BENCH_ROUNDS:-21}

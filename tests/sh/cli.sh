@@ -8,11 +8,7 @@ set -u
 ID=$$
 cd "$(dirname "$0")/../.." || exit 1
 . tests/sh/cli_lib.bash
-need_root
-remove_stale
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-make_topology || { echo "FAIL: topology"; exit 1; }
+setup || { echo "FAIL: topology"; exit 1; }
 
 V4=10.0.0.100:80/tcp
 V6='[2001:db8::1]:443/udp'

@@ -82,6 +82,16 @@ make_topology() {
 		ip -n "$PEER" link set v1 up && ip -n "$PEER" link set w1 up
 }
 
+# Everything a suite does before its first case: skip unless root, clear
+# earlier runs' leftovers, clean up on any exit, build the topology.
+setup() {
+	need_root
+	remove_stale
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM
+	make_topology
+}
+
 finish() {
 	echo "cli: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
