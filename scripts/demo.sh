@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
 TB_ID=demo$$
 . scripts/testbed.sh
-CHLB=${CHLB:-$PWD/$BUILD/chlb}
 CLIENT="python3 $PWD/tests/traffic/http_client.py"
 VIP=$TB_VIP4:$TB_HTTP_PORT/tcp
 LOG=$(mktemp /tmp/chlb-demo.XXXXXX)

@@ -301,4 +301,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	esac
 else
 	tb_set_id "${TB_ID:-$$}"
+	CHLB=${CHLB:-$TB_BUILD/chlb}	# the binary under test, for every sourcer
 fi

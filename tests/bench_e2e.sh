@@ -21,7 +21,6 @@ cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
 TB_ID=bench$$
 . scripts/testbed.sh
-CHLB=${CHLB:-$PWD/$BUILD/chlb}
 BENCH_JSON=${BENCH_JSON:-/dev/null}
 PACKETS=${E2E_BENCH_PACKETS:-1000000}
 ROUNDS=${E2E_BENCH_ROUNDS:-5}

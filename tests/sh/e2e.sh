@@ -10,7 +10,8 @@ cd "$(dirname "$0")/../.."
 export BUILD=${BUILD:-build}
 TB_ID=e2e$$
 . scripts/testbed.sh
-CHLB=${CHLB:-$PWD/$BUILD/chlb}
+SUITE=e2e
+. tests/sh/e2e_lib.bash
 CLIENT="python3 $PWD/tests/traffic/http_client.py"
 LOGS=$(mktemp -d /tmp/chlb-e2e.XXXXXX)
 
@@ -19,24 +20,9 @@ UVIP=$TB_VIP4:$TB_UDP_PORT/udp
 VIP6=[$TB_VIP6]:$TB_HTTP_PORT/tcp
 EMPTY_VIP=$TB_VIP4:81/tcp		# a VIP that never gets a backend
 
-npass=0 nfail=0
-pass() { npass=$((npass + 1)); echo "PASS: $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL: $1: $2"; }
-skip_all() { echo "SKIPPED: e2e: $1" >&2; echo "SKIPPED: e2e ($1)"; exit 77; }
-
 cleanup() {
 	tb_down
 	rm -rf "$LOGS"
-}
-
-preflight() {
-	local t
-	[ "$(id -u)" -eq 0 ] || skip_all "needs root"
-	for t in ip nsenter bpftool nginx socat curl python3 ethtool; do
-		command -v "$t" >/dev/null || skip_all "$t missing (scripts/install-deps.sh)"
-	done
-	[ -x "$CHLB" ] || { echo "FAIL: e2e: $CHLB not built"; exit 1; }
-	[ -f "$TB_BPF/gen_pass.bpf.o" ] || { echo "FAIL: e2e: $TB_BPF not built"; exit 1; }
 }
 
 # name_of ADDR: the testbed node that owns a backend address.
@@ -305,8 +291,7 @@ main() {
 		case_add
 		case_detach
 	fi
-	echo "e2e: $npass passed, $nfail failed"
-	[ "$nfail" -eq 0 ]
+	summary
 }
 
 main "$@"

@@ -23,7 +23,8 @@ cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
 TB_ID=persist$$
 . scripts/testbed.sh
-CHLB=${CHLB:-$PWD/$BUILD/chlb}
+SUITE=e2e_persist
+. tests/sh/e2e_lib.bash
 TRAFFIC=$PWD/tests/traffic
 LOGS=/tmp/chlb-persist-$$	# our clients' logs (remove_stale knows the name)
 
@@ -36,11 +37,6 @@ NPROBE=200			# new connections per probe
 FLOW_TABLE=${PERSIST_FLOW_TABLE:-65536}
 RUN=3				# seconds of traffic after each change
 MINMSG=$((RUN * 5))		# replies each survivor needs: half the nominal rate
-
-npass=0 nfail=0
-pass() { npass=$((npass + 1)); echo "PASS: $1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL: $1: $2"; }
-skip_all() { echo "SKIPPED: e2e_persist: $1" >&2; echo "SKIPPED: e2e_persist ($1)"; exit 77; }
 
 cleanup() {
 	# Stop our clients first (they also stop by themselves after
@@ -83,16 +79,6 @@ remove_stale() {
 		[ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"
 	done
 	mkdir -p "$LOGS"
-}
-
-preflight() {
-	local t
-	[ "$(id -u)" -eq 0 ] || skip_all "needs root"
-	for t in ip nsenter bpftool nginx socat curl python3 ethtool; do
-		command -v "$t" >/dev/null || skip_all "$t missing (scripts/install-deps.sh)"
-	done
-	[ -x "$CHLB" ] || { echo "FAIL: e2e_persist: $CHLB not built"; exit 1; }
-	[ -f "$TB_BPF/gen_pass.bpf.o" ] || { echo "FAIL: e2e_persist: $TB_BPF not built"; exit 1; }
 }
 
 # jq-like: jget FILE PYEXPR, with the file's JSON as d.
@@ -337,8 +323,7 @@ main() {
 		case_del
 		has_flow_table && [ "$FLOW_TABLE" != off ] && case_control
 	fi
-	echo "e2e_persist: $npass passed, $nfail failed"
-	[ "$nfail" -eq 0 ]
+	summary
 }
 
 main "$@"
