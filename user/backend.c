@@ -41,6 +41,26 @@ struct target {
 	const char *vip_text, *addr_text;
 };
 
+/*
+ * "VIP ADDR [options]", the words every backend change starts with, into t.
+ * CLI_HELP once the usage is printed.
+ */
+static int target_args(int argc, char **argv, struct cli_opt *o, struct target *t)
+{
+	static const char *const names[] = { "VIP", "ADDR" };
+	const char *pos[2];
+	int n, err;
+
+	err = cli_args(argc, argv, o, pos, 2, 2, names, &n);
+	if (err == CLI_HELP)
+		backend_help();
+	if (err)
+		return err;
+	t->vip_text = pos[0];
+	t->addr_text = pos[1];
+	return 0;
+}
+
 static int open_target(struct target *t, bool must_exist)
 {
 	int err, id;
@@ -108,18 +128,14 @@ static int resolve_mac(struct target *t, __u8 mac[6])
 static int backend_add(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--mac", CLI_ARG_REQ), {} };
-	static const char *const names[] = { "VIP", "ADDR" };
 	struct chlb_backend b = { .weight = 1, .flags = CHLB_BACKEND_F_IN_USE };
 	struct target t = { .st.lock_fd = -1 };
-	const char *pos[2];
 	unsigned int w;
-	int n, id, err;
+	int id, err;
 
-	err = cli_args(argc, argv, o, pos, 2, 2, names, &n);
+	err = target_args(argc, argv, o, &t);
 	if (err)
-		return err == CLI_HELP ? backend_help() : err;
-	t.vip_text = pos[0];
-	t.addr_text = pos[1];
+		return err == CLI_HELP ? 0 : err;
 	if ((o[0].val && parse_weight(o[0].val, &w)) || (o[1].val && parse_mac(o[1].val, b.mac)))
 		return -EINVAL;
 	if (o[0].val)
@@ -152,17 +168,13 @@ out:
 
 static int backend_del(int argc, char **argv)
 {
-	static const char *const names[] = { "VIP", "ADDR" };
 	struct chlb_backend old;
 	struct target t = { .st.lock_fd = -1 };
-	const char *pos[2];
-	int n, id, err;
+	int id, err;
 
-	err = cli_args(argc, argv, NULL, pos, 2, 2, names, &n);
+	err = target_args(argc, argv, NULL, &t);
 	if (err)
-		return err == CLI_HELP ? backend_help() : err;
-	t.vip_text = pos[0];
-	t.addr_text = pos[1];
+		return err == CLI_HELP ? 0 : err;
 	id = err = open_target(&t, true);
 	if (err < 0)
 		goto out;
@@ -197,18 +209,14 @@ static int backend_set(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--drain", CLI_ARG_NONE),
 			       CLI_OPT("--undrain", CLI_ARG_NONE), {} };
-	static const char *const names[] = { "VIP", "ADDR" };
 	struct chlb_backend old, b = {};
 	struct target t = { .st.lock_fd = -1 };
-	const char *pos[2];
 	unsigned int w = 0;
-	int n, id, err;
+	int id, err;
 
-	err = cli_args(argc, argv, o, pos, 2, 2, names, &n);
+	err = target_args(argc, argv, o, &t);
 	if (err)
-		return err == CLI_HELP ? backend_help() : err;
-	t.vip_text = pos[0];
-	t.addr_text = pos[1];
+		return err == CLI_HELP ? 0 : err;
 	if ((o[0].val && parse_weight(o[0].val, &w)) || set_flags(o, &b))
 		return -EINVAL;
 	id = err = open_target(&t, true);
