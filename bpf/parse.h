@@ -34,6 +34,7 @@ struct chlb_vlan_hdr {
 struct chlb_cursor {
 	void *pos;
 	void *end;
+	__u32 l4_len;	/* bytes the IP header says follow it */
 };
 
 /* struct ethhdr is packed, so clang reads h_proto bytewise; this is not. */
@@ -101,6 +102,7 @@ static __always_inline int chlb_parse_ipv4(struct chlb_cursor *c,
 	p->l3 = ip;
 	p->proto = ip->protocol;
 	p->family = CHLB_FAMILY_INET;
+	c->l4_len = tot - hlen;
 	c->pos += hlen;
 	return 0;
 }
@@ -124,13 +126,16 @@ static __always_inline int chlb_parse_ipv6(struct chlb_cursor *c,
 	p->l3 = ip6;
 	p->proto = ip6->nexthdr;
 	p->family = CHLB_FAMILY_INET6;
+	c->l4_len = bpf_ntohs(ip6->payload_len);
 	c->pos = ip6 + 1;
 	return 0;
 }
 
 /*
  * TCP or UDP; anything else (ICMP, ND, extension headers) passes. Only the
- * destination port is read here: the rest waits until a VIP matched.
+ * destination port is read here: the rest waits until a VIP matched. The
+ * header must lie inside the datagram, not only the frame: bytes past the
+ * IP length (Ethernet padding) are no header.
  */
 static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 					 struct chlb_pkt *p)
@@ -140,13 +145,14 @@ static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 
 	p->l4 = c->pos;
 	if (p->proto == IPPROTO_TCP) {
-		if (chlb_unlikely((void *)(th + 1) > c->end || th->doff < 5))
+		if (chlb_unlikely((void *)(th + 1) > c->end || th->doff < 5 ||
+				  th->doff * 4 > c->l4_len))
 			return CHLB_CNT_PASS_MALFORMED;
 		p->dport = th->dest;
 		return 0;
 	}
 	if (p->proto == IPPROTO_UDP) {
-		if (chlb_unlikely((void *)(uh + 1) > c->end))
+		if (chlb_unlikely((void *)(uh + 1) > c->end || sizeof(*uh) > c->l4_len))
 			return CHLB_CNT_PASS_MALFORMED;
 		p->dport = uh->dest;
 		return 0;

@@ -267,6 +267,10 @@ static void ip_totlen_long(__u8 *f, __u32 *len) { f[16] = 0; f[17] = *len - 14 +
 static void tcp_doff_4(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 12] = 0x40; }
 static void ip6_paylen_long(__u8 *f, __u32 *len) { f[18] = 0; f[19] = *len - 54 + 1; }
 static void lldp(__u8 *f, __u32 *len) { (void)len; f[12] = 0x88; f[13] = 0xcc; }
+/* The L4 header only in the frame's trailing bytes (padding), not the datagram. */
+static void ip_totlen_no_l4(__u8 *f, __u32 *len) { (void)len; f[16] = 0; f[17] = 20; }
+static void tcp_doff_6(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 12] = 0x60; }
+static void ip6_paylen_0(__u8 *f, __u32 *len) { (void)len; f[18] = 0; f[19] = 0; }
 
 /* A second 802.1Q tag (QinQ): chlb reads one tag only. */
 static void second_tag(__u8 *f, __u32 *len)
@@ -344,6 +348,12 @@ static const struct xdp_case cases[] = {
 	{ "IPv4 IHL 4", { TCP4("10.0.0.100", 80) }, 0, ip_ihl_4,
 	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
 	{ "IPv4 total length past the frame", { TCP4("10.0.0.100", 80) }, 0, ip_totlen_long,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "IPv4 total length without the TCP header", { TCP4("10.0.0.100", 80) }, 0,
+	  ip_totlen_no_l4, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "IPv6 payload length 0 before a UDP header", { UDP6("2001:db8::100", 53) }, 0,
+	  ip6_paylen_0, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "TCP data offset past the datagram", { TCP4("10.0.0.100", 80) }, 0, tcp_doff_6,
 	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
 	{ "TCP data offset 4", { TCP4("10.0.0.100", 80) }, 0, tcp_doff_4,
 	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
