@@ -194,10 +194,14 @@ out:
 
 static int set_flags(struct cli_opt *o, struct chlb_backend *b)
 {
+	/* The contract is (--weight W | --drain | --undrain): exactly one. */
 	if (!o[0].set && !o[1].set && !o[2].set)
 		return cli_err(-EINVAL, "backend set: give --weight W, --drain or --undrain");
 	if (o[1].set && o[2].set)
 		return cli_err(-EINVAL, "backend set: --drain and --undrain conflict");
+	if (o[0].set && (o[1].set || o[2].set))
+		return cli_err(-EINVAL, "backend set: --weight and --%s conflict",
+			       o[1].set ? "drain" : "undrain");
 	if (o[1].set)
 		b->flags |= CHLB_BACKEND_F_DRAINING;
 	if (o[2].set)

@@ -189,6 +189,7 @@ bad "unknown backend (del)" backend del $V4 10.9.0.99
 bad "unknown backend (set)" backend set $V4 10.9.0.99 --weight 2
 bad "set without change" backend set $V4 10.9.0.11
 bad "drain and undrain" backend set $V4 10.9.0.11 --drain --undrain
+bad "weight and drain" backend set $V4 10.9.0.11 --weight 2 --drain
 bad "set weight 300" backend set $V4 10.9.0.11 --weight 300
 bad "list of unknown VIP" backend list 10.0.0.99:80/tcp
 bad "unknown backend command" backend frob
