@@ -23,6 +23,7 @@ static int usage(void)
 	printf("Usage: chlb [OPTIONS] OBJECT COMMAND ...\n"
 	       "       chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                       [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
+	       "                       [--flow-table N|off] [--udp-timeout SECONDS]\n"
 	       "       chlb detach\n"
 	       "       chlb status\n"
 	       "       chlb vip { add VIP [--method dsr] | del VIP | list }\n"
