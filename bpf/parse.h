@@ -152,7 +152,9 @@ static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 		return 0;
 	}
 	if (p->proto == IPPROTO_UDP) {
-		if (chlb_unlikely((void *)(uh + 1) > c->end || sizeof(*uh) > c->l4_len))
+		if (chlb_unlikely((void *)(uh + 1) > c->end ||
+				  bpf_ntohs(uh->len) < sizeof(*uh) ||
+				  bpf_ntohs(uh->len) > c->l4_len))
 			return CHLB_CNT_PASS_MALFORMED;
 		p->dport = uh->dest;
 		return 0;

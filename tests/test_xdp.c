@@ -270,6 +270,8 @@ static void lldp(__u8 *f, __u32 *len) { (void)len; f[12] = 0x88; f[13] = 0xcc; }
 /* The L4 header only in the frame's trailing bytes (padding), not the datagram. */
 static void ip_totlen_no_l4(__u8 *f, __u32 *len) { (void)len; f[16] = 0; f[17] = 20; }
 static void tcp_doff_6(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 12] = 0x60; }
+static void udp_len_long(__u8 *f, __u32 *len) { f[14 + 20 + 4] = 0; f[14 + 20 + 5] = *len - 33; }
+static void udp_len_7(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 4] = 0; f[14 + 20 + 5] = 7; }
 static void ip6_paylen_0(__u8 *f, __u32 *len) { (void)len; f[18] = 0; f[19] = 0; }
 
 /* A second 802.1Q tag (QinQ): chlb reads one tag only. */
@@ -354,6 +356,10 @@ static const struct xdp_case cases[] = {
 	{ "IPv6 payload length 0 before a UDP header", { UDP6("2001:db8::100", 53) }, 0,
 	  ip6_paylen_0, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
 	{ "TCP data offset past the datagram", { TCP4("10.0.0.100", 80) }, 0, tcp_doff_6,
+	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "UDP length past the datagram", { UDP4("10.0.0.100", 53), .payload_len = 4 }, 0,
+	  udp_len_long, XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
+	{ "UDP length 7", { UDP4("10.0.0.100", 53), .payload_len = 4 }, 0, udp_len_7,
 	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
 	{ "TCP data offset 4", { TCP4("10.0.0.100", 80) }, 0, tcp_doff_4,
 	  XDP_PASS, CHLB_CNT_PASS_MALFORMED, NO_VIP },
