@@ -235,9 +235,17 @@ int state_write_backend(struct state *st, __u32 id, const struct chlb_backend *b
 
 int state_clear_backend(struct state *st, __u32 id)
 {
-	/* gen survives: the id's next backend gets gen + 1 (shared.h) */
-	struct chlb_backend zero = { .gen = st->backends[id].gen };
-	int err = state_write_backend(st, id, &zero);
+	/*
+	 * Only the in-use flag changes: the array update is a plain copy that
+	 * a packet already past its in-use check may be reading, so the MAC
+	 * it reads must stay what it was. gen survives too: the id's next
+	 * backend gets gen + 1 (shared.h).
+	 */
+	struct chlb_backend gone = st->backends[id];
+	int err;
+
+	gone.flags = 0;
+	err = state_write_backend(st, id, &gone);
 
 	if (!err)
 		err = chlb_dp__reset_backend_stats(&st->dp, id);
