@@ -129,7 +129,7 @@ static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
 	c->udp_timeout = CHLB_DEFAULT_UDP_TIMEOUT;
 	if (o[O_FLOWS].val && !strcmp(o[O_FLOWS].val, "off"))
 		c->flow_entries = 0;
-	else if (o[O_FLOWS].val && parse_u32("flow table size", o[O_FLOWS].val, 1,
+	else if (o[O_FLOWS].val && parse_u32("flow table size (N or off)", o[O_FLOWS].val, 1,
 					     CHLB_MAX_FLOW_ENTRIES, &c->flow_entries))
 		return -EINVAL;
 	if (o[O_UDP_TIMEOUT].val && parse_u32("UDP timeout", o[O_UDP_TIMEOUT].val, 1,
