@@ -12,7 +12,8 @@ PKGS=(
 	# libraries the controller and ring library use
 	liburcu-dev libxxhash-dev libjson-c-dev libmnl-dev
 	# tests
-	libcunit1-dev iproute2 ethtool python3 curl socat nginx-light tcpdump
+	libcunit1-dev libasan8 libubsan1 libtsan2 util-linux
+	iproute2 ethtool python3 curl socat nginx-light tcpdump
 )
 
 missing=()
