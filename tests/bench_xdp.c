@@ -157,8 +157,8 @@ struct job {
  */
 #define ROOM_REPEAT 50000
 
-/* Empty a flow table (outside the timed runs). */
-static int empty_flows(int fd)
+/* Empty the kernel LRU baseline's map (outside the timed runs). */
+static int empty_lru(int fd)
 {
 	static struct chlb_flow_key keys[4096];
 	static struct chlb_flow vals[4096];
@@ -172,6 +172,32 @@ static int empty_flows(int fd)
 		in = &batch;
 	} while (!err);
 	return err == -ENOENT ? 0 : err;
+}
+
+/* Empty a flow table: zero chlb's flow cache, or empty an LRU hash. */
+static int empty_flows(int fd)
+{
+	static struct chlb_flow_bucket zero[1024];
+	static __u32 idx[1024];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), i, n, count;
+	int err;
+
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return err;
+	if (info.type != BPF_MAP_TYPE_ARRAY)
+		return empty_lru(fd);
+	for (i = 0; i < info.max_entries; i += n) {
+		n = info.max_entries - i < 1024 ? info.max_entries - i : 1024;
+		for (count = 0; count < n; count++)
+			idx[count] = i + count;
+		count = n;
+		err = bpf_map_update_batch(fd, idx, zero, &count, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static void print_results(const struct job *j, int n)
@@ -331,13 +357,12 @@ static int load_lb(int kind, struct chlb **lb)
 }
 
 /*
- * The kernel-only baseline: an LRU map of chlb_flows' size and kind, a
+ * The kernel-only baseline: a per-CPU LRU hash of chlb_flows' size, a
  * lookup miss and an insert per run, so the new-flow rows can be read as
  * the kernel's share plus chlb's.
  */
 static int load_kern(struct chlb *like, struct lru_insert **kern)
 {
-	struct bpf_map *flows = like->maps.chlb_flows;
 	struct lru_insert *k = lru_insert__open();
 	int err;
 
@@ -345,9 +370,9 @@ static int load_kern(struct chlb *like, struct lru_insert **kern)
 		return -errno;
 	*kern = k;
 	k->rodata->lookup_first = 1;
-	err = bpf_map__set_max_entries(k->maps.flows, bpf_map__max_entries(flows));
-	if (!err)
-		err = bpf_map__set_map_flags(k->maps.flows, bpf_map__map_flags(flows));
+	/* as large as chlb's flow cache, per-CPU LRU lists */
+	err = bpf_map__set_max_entries(k->maps.flows,
+				       bpf_map__max_entries(like->maps.chlb_flows) * CHLB_FLOW_WAYS);
 	return err ? err : lru_insert__load(k);
 }
 
@@ -371,19 +396,19 @@ static long long fd_memlock(int fd)
 
 /*
  * Memory per flow entry: the kernel's memlock of flow tables of two sizes,
- * shaped as chlb_flows; the slope is the cost of one more entry.
+ * shaped as chlb_flows (buckets of CHLB_FLOW_WAYS entries); the slope is
+ * the cost of one more entry.
  */
 static int bench_flow_memory(struct json_object *extra)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_COMMON_LRU);
 	const __u32 n[2] = { 1u << 16, CHLB_DEFAULT_FLOW_ENTRIES };
 	long long mem[2];
 	double per;
 	int i, fd;
 
 	for (i = 0; i < 2; i++) {
-		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flow_mem", sizeof(struct chlb_flow_key),
-				    sizeof(struct chlb_flow), n[i], &mo);
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_mem", sizeof(__u32),
+				    sizeof(struct chlb_flow_bucket), n[i] / CHLB_FLOW_WAYS, NULL);
 		if (fd < 0)
 			return -errno;
 		mem[i] = fd_memlock(fd);
