@@ -461,6 +461,82 @@ static void test_off_is_stateless(void)
 	CU_ASSERT(memcmp(&bucket, &empty, sizeof(bucket)) == 0);
 }
 
+/*
+ * A way torn by two CPUs writing it at once has a check that does not
+ * match: the program takes it as a miss, re-picks from the table and
+ * rewrites the way whole.
+ */
+static void test_torn_way(void)
+{
+	const struct vip_def *v = &vips[V4_TCP];
+	struct chlb_flow_bucket b;
+	struct chlb_flow_key k;
+	struct pkt_spec s;
+	struct chlb_flow f;
+	__u32 idx, h;
+	int w;
+
+	reset(&on, V4_TCP);
+	flow_spec(V4_TCP, 30000, ACK, &s);
+	step(&on, "torn: recorded", &s, v->a, &(struct events){ .miss = 1, .insert = 1 });
+	CU_ASSERT_FATAL(set_table(&on.dp, V4_TCP, v->b) == 0);
+	CU_ASSERT_FATAL(pkt_flow_key(&s, &k) == 0);
+	CU_ASSERT_FATAL(flow_bucket(&on, &k, &b, &idx, &h) == 0);
+	w = chlb_flow_find(&b, &k, h);
+	CU_ASSERT_FATAL(w >= 0);
+	b.way[w].f.backend_gen ^= 0x100;	/* another writer's value, this check */
+	CU_ASSERT_FATAL(bpf_map_update_elem(on.dp.flows_fd, &idx, &b, BPF_ANY) == 0);
+	CHECK(flow_entry(&on, &s, &f) == -ENOENT, "torn: not found");
+	step(&on, "torn: a miss, re-recorded", &s, v->b,
+	     &(struct events){ .miss = 1, .insert = 1 });
+	CHECK(flow_entry(&on, &s, &f) == 0 && f.backend_id == v->b && f.backend_gen == 1,
+	      "torn: rewritten whole");
+	reset(&on, V4_TCP);
+}
+
+/*
+ * A full bucket: a new flow takes the way seen longest ago (oldest
+ * last_seen); the other flows stay. Flows whose keys share a bucket are
+ * found by trying source ports.
+ */
+static void test_evict_oldest(void)
+{
+	const struct vip_def *v = &vips[V4_TCP];
+	struct pkt_spec s[CHLB_FLOW_WAYS + 1];
+	struct chlb_flow_bucket b;
+	struct chlb_flow_key k;
+	struct chlb_flow f;
+	__u32 idx, h, want = 0;
+	int n = 0, i, port;
+
+	reset(&on, V4_TCP);
+	for (port = 1; port < 65536 && n <= CHLB_FLOW_WAYS; port++) {
+		flow_spec(V4_TCP, port, ACK, &s[n]);
+		CU_ASSERT_FATAL(pkt_flow_key(&s[n], &k) == 0);
+		CU_ASSERT_FATAL(flow_bucket(&on, &k, &b, &idx, &h) == 0);
+		if (!n)
+			want = idx;
+		if (idx == want)
+			n++;
+	}
+	CU_ASSERT_FATAL(n == CHLB_FLOW_WAYS + 1);
+	/* clear the bucket, fill it, then age the second flow: the oldest */
+	memset(&b, 0, sizeof(b));
+	CU_ASSERT_FATAL(bpf_map_update_elem(on.dp.flows_fd, &want, &b, BPF_ANY) == 0);
+	for (i = 0; i < CHLB_FLOW_WAYS; i++)
+		step(&on, "evict: fill", &s[i], v->a, &(struct events){ .miss = 1, .insert = 1 });
+	CU_ASSERT_FATAL(flow_entry(&on, &s[1], &f) == 0);
+	f.last_seen -= 5000000000ULL;	/* s[1]: the oldest */
+	set_flow_entry(&on, &s[1], &f);
+	step(&on, "evict: a fifth flow", &s[CHLB_FLOW_WAYS], v->a,
+	     &(struct events){ .miss = 1, .insert = 1 });
+	CHECK(flow_entry(&on, &s[1], &f) == -ENOENT, "evict: the oldest went");
+	for (i = 0; i <= CHLB_FLOW_WAYS; i++)
+		if (i != 1)
+			CHECK(flow_entry(&on, &s[i], &f) == 0, "evict: the others stay");
+	reset(&on, V4_TCP);
+}
+
 /* A VIP whose table names no usable backend drops: a miss, nothing recorded. */
 static void test_no_backend(void)
 {
@@ -567,6 +643,8 @@ int main(void)
 		{ "flow table cases", test_cases },
 		{ "table off: stateless as before", test_off_is_stateless },
 		{ "no backend: dropped, not recorded", test_no_backend },
+		{ "torn way: a miss, rewritten", test_torn_way },
+		{ "full bucket: the oldest way evicted", test_evict_oldest },
 		{ "flows seen on two CPUs", test_cross_cpu },
 		{ "sizes and config", test_sizes },
 		{ "bad options", test_bad_opts },
