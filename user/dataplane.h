@@ -21,7 +21,6 @@ struct chlb_dp_opts {
 	__u8 if_mac[6];		/* source MAC of forwarded frames */
 	__u32 flow_entries;	/* flow table size; 0: off, the stateless path */
 	__u32 udp_timeout;	/* seconds; 0: CHLB_DEFAULT_UDP_TIMEOUT */
-	int flow_common_lru;	/* ignored: the flow cache has no LRU lists */
 	int bench_fresh_flows;	/* benches: a new flow per run (bpf/chlb.bpf.c) */
 };
 
