@@ -218,8 +218,8 @@ static void print_results(const struct job *j, int n)
 	       " emptied table (runs of %d) or a full one (evicting); the knob that\n"
 	       " makes flows fresh costs the difference of the two stateless rows and\n"
 	       " is subtracted in the 'net' figures. Kernel: a per-CPU LRU hash of the\n"
-	       " same size, a miss and an insert, nothing else (the old flow table's\n"
-	       " floor); 'minus kernel' is chlb's new flow less that)\n", ROOM_REPEAT);
+	       " same size, a miss and an insert, nothing else: the old flow table's\n"
+	       " floor)\n", ROOM_REPEAT);
 }
 
 static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
@@ -511,7 +511,7 @@ static int lb_flows_fd(struct chlb **lb, int kind)
 
 enum {
 	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 7, J_FULL, J_KERN, J_KERN_FULL,
-	J_NET, J_OVER = J_NET + 2
+	J_NET
 };
 
 /* Subtract the fresh-flow knob's own cost from a fresh-flow figure. */
@@ -560,10 +560,6 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		/* the knob's cost taken off the two chlb new-flow rows */
 		{ "new flow, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, 0 },
 		{ "new flow, full table, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, 0 },
-		/* chlb's new flow against the kernel LRU's bare miss + insert */
-		[J_OVER] = { "new flow minus kernel insert", "new_flow_over_kernel", -1, NULL, 0,
-			     J_SWAP, 0, 0, 0 },
-		{ "  same, full table", "new_flow_evict_over_kernel", -1, NULL, 0, J_SWAP, 0, 0, 0 },
 	};
 	int n = sizeof(jobs) / sizeof(jobs[0]);
 
@@ -572,8 +568,6 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		return err;
 	for (int i = 0; i < 2; i++)
 		jobs[J_NET + i].ns = net_of_knob(jobs, J_NEW + i);
-	jobs[J_OVER].ns = jobs[J_NET].ns - jobs[J_KERN].ns;
-	jobs[J_OVER + 1].ns = jobs[J_NET + 1].ns - jobs[J_KERN_FULL].ns;
 	json_add_double(extra, "fresh_flow_knob_ns", "", jobs[J_KNOB].ns - jobs[J_VIP].ns);
 	print_results(jobs, n);
 	return cfg->json ? write_json(cfg->json, jobs, n, extra, cfg) : 0;
