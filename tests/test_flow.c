@@ -344,8 +344,10 @@ static const struct flow_case cases[] = {
 	  CH_TABLE | CH_AGE, (UDP_TIMEOUT - 2) * 1000, 0, WANT_A, { .hit = 1 }, 1 },
 	{ "recent hit: last_seen not rewritten (< 1 s old)", V4_UDP, 1, CH_TABLE | CH_AGE, 500,
 	  0, WANT_A, { .hit = 1 }, 0 },
-	{ "TCP entries do not expire by time (nor track it on hits)", V4_TCP, 1,
-	  CH_TABLE | CH_AGE, UDP_TIMEOUT * 4000, ACK, WANT_A, { .hit = 1 }, 0 },
+	{ "TCP entries do not expire by time; a hit refreshes last_seen", V4_TCP, 1,
+	  CH_TABLE | CH_AGE, UDP_TIMEOUT * 4000, ACK, WANT_A, { .hit = 1 }, 1 },
+	{ "recent TCP hit: last_seen not rewritten (< 1 s old)", V4_TCP, 1,
+	  CH_TABLE | CH_AGE, 500, ACK, WANT_A, { .hit = 1 }, 0 },
 };
 
 /* Back to the initial state: tables to A, both backends in use, gen 1. */
