@@ -21,6 +21,7 @@ const volatile __u32 vip_index_mask = 0;
 const volatile __u8 if_mac[ETH_ALEN] = {};
 /* The flow table: on (non-zero) or the stateless path; UDP idle timeout. */
 const volatile __u32 flow_table = 0;
+const volatile __u32 flow_buckets = 1;	/* chlb_flows' entries */
 const volatile __u64 udp_timeout_ns = CHLB_DEFAULT_UDP_TIMEOUT * 1000000000ULL;
 /*
  * Benches only (tests/bench_xdp.c): BPF_PROG_TEST_RUN's `repeat` runs the
@@ -80,8 +81,7 @@ static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_vip
 }
 
 /* The backend owning the flow's slot, or NULL when the VIP has none. */
-static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key *k,
-						      __u32 vip_id, __u32 *bid)
+static __always_inline struct chlb_backend *chlb_pick(__u32 h, __u32 vip_id, __u32 *bid)
 {
 	struct chlb_backend *be;
 	__u32 slot, *id;
@@ -90,7 +90,7 @@ static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key
 	table = bpf_map_lookup_elem(&chlb_tables, &vip_id);
 	if (!table)
 		return NULL;
-	slot = chlb_hash_to_slot(chlb_flow_hash(k, seed), table_size);
+	slot = chlb_hash_to_slot(h, table_size);
 	id = bpf_map_lookup_elem(table, &slot);
 	if (!id || *id >= max_backends)
 		return NULL;
@@ -108,25 +108,31 @@ static __always_inline struct chlb_backend *chlb_pick(const struct chlb_flow_key
  * records the slot table's choice. *inserted: an entry was written.
  */
 static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt *p,
-							   const struct chlb_flow_key *k,
+							   const struct chlb_flow_key *k, __u32 h,
 							   __u32 vip_id, __u32 *bid, int *inserted,
 							   struct chlb_global_stats *gs)
 {
+	__u32 idx = chlb_flow_bucket(h, flow_buckets);
+	struct chlb_flow_bucket *b;
 	struct chlb_backend *be;
-	struct chlb_flow *f;
+	int w;
 
+	b = bpf_map_lookup_elem(&chlb_flows, &idx);
+	if (!b)
+		return chlb_pick(h, vip_id, bid);
 	if (!chlb_new_flow(p)) {
-		f = bpf_map_lookup_elem(&chlb_flows, k);
-		be = f ? chlb_flow_backend(f, p->proto, vip_id, udp_timeout_ns, gs, bid) : NULL;
+		w = chlb_flow_find(b, k, h);
+		be = w >= 0 ? chlb_flow_backend(&b->way[w & (CHLB_FLOW_WAYS - 1)].f, p->proto,
+						vip_id, udp_timeout_ns, gs, bid) : NULL;
 		if (be) {
 			chlb_gcount(gs, CHLB_CNT_FLOW_HIT);
 			return be;
 		}
 	}
 	chlb_gcount(gs, CHLB_CNT_FLOW_MISS);
-	be = chlb_pick(k, vip_id, bid);
+	be = chlb_pick(h, vip_id, bid);
 	if (be)
-		*inserted = chlb_flow_record(k, *bid, be, gs);
+		*inserted = chlb_flow_record(b, k, h, *bid, be, gs);
 	return be;
 }
 
@@ -162,16 +168,17 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 	struct chlb_vip_stats *vs;
 	struct chlb_flow_key key;
 	struct chlb_backend *be;
-	__u32 bid = 0;
+	__u32 bid = 0, h;
 	int new_flow = 0;
 
 	if (bench_fresh_flows)
 		chlb_bench_next_flow(p);
 	chlb_flow_key_of(p, vk, &key);
+	h = chlb_flow_hash(&key, seed);
 	if (flow_table) {
-		be = chlb_flow_pick(p, &key, vip->id, &bid, &new_flow, gs);
+		be = chlb_flow_pick(p, &key, h, vip->id, &bid, &new_flow, gs);
 	} else {
-		be = chlb_pick(&key, vip->id, &bid);
+		be = chlb_pick(h, vip->id, &bid);
 		new_flow = chlb_new_flow(p);
 	}
 	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);

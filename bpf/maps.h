@@ -103,18 +103,16 @@ struct {
 } chlb_gstats SEC(".maps");
 
 /*
- * The flow table: five-tuple -> backend. Sized at load (1 entry when the
- * table is off). Per-CPU LRU lists by default: an insert takes only its
- * CPU's list lock, and the hash table itself is shared, so a flow whose
- * frames arrive on several CPUs finds one entry (tests/bench_xdp.c
- * measures both kinds; the loader may clear the flag).
+ * The flow table: five-tuple -> backend, a set-associative cache of
+ * CHLB_FLOW_WAYS-way buckets (include/chlb/shared.h). Sized at load (1
+ * bucket when the table is off). A plain array: a lookup is one index and
+ * a key compare, an insert overwrites a way, no locks and no allocation.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct chlb_flow_key);
-	__type(value, struct chlb_flow);
+	__type(key, __u32);
+	__type(value, struct chlb_flow_bucket);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_flows SEC(".maps");
 

@@ -2,9 +2,10 @@
 /*
  * Per-packet cost of the XDP program via BPF_PROG_TEST_RUN, beside two
  * baselines measured in the same run on the same frame: a trivial
- * XDP_PASS program and an XDP_TX MAC swap. The flow table's paths are
- * measured with both LRU kinds (per-CPU lists and one common list), also
- * with two CPUs inserting at once, and its memory per entry.
+ * XDP_PASS program and an XDP_TX MAC swap. The flow table's paths (a
+ * set-associative cache in an array, include/chlb/shared.h) are measured
+ * for a hit and a new flow, also with two CPUs inserting at once, and its
+ * memory per entry.
  *
  * New flows: `repeat` reruns one buffer, which would be a hit from the
  * second run on. The objects for new flows are loaded with the rodata
@@ -12,14 +13,11 @@
  * address before the flow key is read, so every run is a new five-tuple.
  * Its own cost is measured on the stateless path (the same object with
  * the knob off and on) and taken off the new-flow figures ("net").
- * Beside them, the kernel alone (tests/bpf/lru_insert.bpf.c): a lookup
- * miss and an insert into an LRU map of chlb_flows' size and kind, so a
- * new flow splits into the kernel's share and chlb's. Where a new flow's
- * time goes (perf, 2-CPU KVM guest, 6.18): mostly in the kernel's LRU
- * insert (bpf_lru_pop_free, then the missing lookup's bucket), a few
- * serialized cache misses at DRAM latency each, the same with either LRU
- * kind, a fresh or an emptied map; chlb's own share is mainly the slot
- * table's read, which the flow table's traffic evicts from the cache.
+ * Beside them, for comparison, the kernel's per-CPU LRU hash of the same
+ * size (tests/bpf/lru_insert.bpf.c): a lookup miss and an insert, nothing
+ * else, which is what the flow table cost before it became a cache
+ * (mostly bpf_lru_pop_free and the missing lookup's bucket: serialized
+ * cache misses at DRAM latency, perf on a 2-CPU KVM guest, 6.18).
  *
  * `repeat` runs the program again on the same buffer. That is valid here:
  * the VIP path rewrites only the Ethernet addresses, which chlb never
@@ -152,13 +150,14 @@ struct job {
 
 /*
  * Runs that must find room in the flow table insert this many flows each,
- * into an emptied table: fewer than a CPU's share of the per-CPU LRU's
- * 2^18 entries, so nothing is evicted.
+ * into an emptied table: a fifth of its 2^18 entries, so almost every
+ * insert finds an empty way (and the kernel baseline's per-CPU LRU, a
+ * CPU's share of its 2^18, evicts nothing).
  */
 #define ROOM_REPEAT 50000
 
-/* Empty a flow table (outside the timed runs). */
-static int empty_flows(int fd)
+/* Empty the kernel LRU baseline's map (outside the timed runs). */
+static int empty_lru(int fd)
 {
 	static struct chlb_flow_key keys[4096];
 	static struct chlb_flow vals[4096];
@@ -172,6 +171,32 @@ static int empty_flows(int fd)
 		in = &batch;
 	} while (!err);
 	return err == -ENOENT ? 0 : err;
+}
+
+/* Empty a flow table: zero chlb's flow cache, or empty an LRU hash. */
+static int empty_flows(int fd)
+{
+	static struct chlb_flow_bucket zero[1024];
+	static __u32 idx[1024];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), i, n, count;
+	int err;
+
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return err;
+	if (info.type != BPF_MAP_TYPE_ARRAY)
+		return empty_lru(fd);
+	for (i = 0; i < info.max_entries; i += n) {
+		n = info.max_entries - i < 1024 ? info.max_entries - i : 1024;
+		for (count = 0; count < n; count++)
+			idx[count] = i + count;
+		count = n;
+		err = bpf_map_update_batch(fd, idx, zero, &count, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static void print_results(const struct job *j, int n)
@@ -192,8 +217,9 @@ static void print_results(const struct job *j, int n)
 	       " flow: lookup miss + insert, a fresh source address per run, into an\n"
 	       " emptied table (runs of %d) or a full one (evicting); the knob that\n"
 	       " makes flows fresh costs the difference of the two stateless rows and\n"
-	       " is subtracted in the 'net' figures. Kernel: the same LRU map, a miss\n"
-	       " and an insert, nothing else; 'minus kernel' is chlb's share)\n", ROOM_REPEAT);
+	       " is subtracted in the 'net' figures. Kernel: a per-CPU LRU hash of the\n"
+	       " same size, a miss and an insert, nothing else: the old flow table's\n"
+	       " floor)\n", ROOM_REPEAT);
 }
 
 static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
@@ -291,20 +317,17 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 	return 0;
 }
 
-/* The chlb objects measured: the flow table off or on, each LRU kind. */
-enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_COMMON, LB_COMMON_FRESH, LB_N };
+/* The chlb objects measured: the flow table off or on, fresh flows or not. */
+enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_N };
 
 static const struct {
 	__u32 flows;
-	int common_lru;
 	int fresh;
 } lb_kinds[LB_N] = {
-	[LB_OFF] = { 0, 0, 0 },
-	[LB_OFF_FRESH] = { 0, 0, 1 },
-	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0, 0 },
-	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 0, 1 },
-	[LB_COMMON] = { CHLB_DEFAULT_FLOW_ENTRIES, 1, 0 },
-	[LB_COMMON_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1, 1 },
+	[LB_OFF] = { 0, 0 },
+	[LB_OFF_FRESH] = { 0, 1 },
+	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0 },
+	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
 };
 
 /* Flow table entries: chlb's default, or $CHLB_BENCH_FLOWS to see the cache's share. */
@@ -322,7 +345,6 @@ static int load_lb(int kind, struct chlb **lb)
 		.table_size = BENCH_TABLE_SIZE, .seed = 0x5eed,
 		.if_mac = { 0x02, 0, 0, 0, 0, 0xfe },
 		.flow_entries = lb_kinds[kind].flows ? bench_flows() : 0,
-		.flow_common_lru = lb_kinds[kind].common_lru,
 		.bench_fresh_flows = lb_kinds[kind].fresh,
 	};
 	int err = chlb_dp__load(&opts, lb);
@@ -331,13 +353,12 @@ static int load_lb(int kind, struct chlb **lb)
 }
 
 /*
- * The kernel-only baseline: an LRU map of chlb_flows' size and kind, a
+ * The kernel-only baseline: a per-CPU LRU hash of chlb_flows' size, a
  * lookup miss and an insert per run, so the new-flow rows can be read as
  * the kernel's share plus chlb's.
  */
 static int load_kern(struct chlb *like, struct lru_insert **kern)
 {
-	struct bpf_map *flows = like->maps.chlb_flows;
 	struct lru_insert *k = lru_insert__open();
 	int err;
 
@@ -345,9 +366,9 @@ static int load_kern(struct chlb *like, struct lru_insert **kern)
 		return -errno;
 	*kern = k;
 	k->rodata->lookup_first = 1;
-	err = bpf_map__set_max_entries(k->maps.flows, bpf_map__max_entries(flows));
-	if (!err)
-		err = bpf_map__set_map_flags(k->maps.flows, bpf_map__map_flags(flows));
+	/* as large as chlb's flow cache, per-CPU LRU lists */
+	err = bpf_map__set_max_entries(k->maps.flows,
+				       bpf_map__max_entries(like->maps.chlb_flows) * CHLB_FLOW_WAYS);
 	return err ? err : lru_insert__load(k);
 }
 
@@ -371,19 +392,19 @@ static long long fd_memlock(int fd)
 
 /*
  * Memory per flow entry: the kernel's memlock of flow tables of two sizes,
- * shaped as chlb_flows; the slope is the cost of one more entry.
+ * shaped as chlb_flows (buckets of CHLB_FLOW_WAYS entries); the slope is
+ * the cost of one more entry.
  */
 static int bench_flow_memory(struct json_object *extra)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_COMMON_LRU);
 	const __u32 n[2] = { 1u << 16, CHLB_DEFAULT_FLOW_ENTRIES };
 	long long mem[2];
 	double per;
 	int i, fd;
 
 	for (i = 0; i < 2; i++) {
-		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "flow_mem", sizeof(struct chlb_flow_key),
-				    sizeof(struct chlb_flow), n[i], &mo);
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_mem", sizeof(__u32),
+				    sizeof(struct chlb_flow_bucket), n[i] / CHLB_FLOW_WAYS, NULL);
 		if (fd < 0)
 			return -errno;
 		mem[i] = fd_memlock(fd);
@@ -447,14 +468,14 @@ static int two_cpu_round(int prog_fd, __u32 repeat, double *ns)
 }
 
 /*
- * The LRU kind matters when CPUs insert concurrently: a common LRU list
- * shares a lock (and its lines) between them; per-CPU lists do not.
+ * Two CPUs inserting at once share the flow cache's lines (and may tear
+ * a way, which the check word catches).
  */
 static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
 			  struct json_object *extra)
 {
-	const int kinds[2] = { LB_PCPU_FRESH, LB_COMMON_FRESH };
-	double best[2] = { 0, 0 }, ns;
+	const int kinds[1] = { LB_PCPU_FRESH };
+	double best[1] = { 0 }, ns;
 	int r, k, err;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -462,7 +483,7 @@ static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
 		return 0;
 	}
 	for (r = 0; r < 8; r++)
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 1; k++) {
 			err = empty_flows(bpf_map__fd(lb[kinds[k]]->maps.chlb_flows));
 			if (!err)
 				err = two_cpu_round(bpf_program__fd(lb[kinds[k]]->progs.chlb_xdp),
@@ -473,11 +494,8 @@ static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
 				best[k] = ns;
 		}
 	(void)cfg;
-	printf("new flows on two CPUs at once, with room (+knob): per-CPU LRU %.1f ns/pkt, "
-	       "common LRU %.1f ns/pkt\n", best[0], best[1]);
+	printf("new flows on two CPUs at once, with room (+knob): %.1f ns/pkt\n", best[0]);
 	json_object_object_add(extra, "new_flow_two_cpus_raw_ns", json_object_new_double(best[0]));
-	json_object_object_add(extra, "new_flow_two_cpus_common_lru_raw_ns",
-			       json_object_new_double(best[1]));
 	return 0;
 }
 
@@ -492,8 +510,8 @@ static int lb_flows_fd(struct chlb **lb, int kind)
 }
 
 enum {
-	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 8, J_NEW_C, J_FULL, J_FULL_C, J_KERN, J_KERN_FULL,
-	J_NET, J_OVER = J_NET + 4
+	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 7, J_FULL, J_KERN, J_KERN_FULL,
+	J_NET
 };
 
 /* Subtract the fresh-flow knob's own cost from a fresh-flow figure. */
@@ -529,45 +547,27 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		  J_PASS, 1.3, 0 },
 		{ "chlb non-VIP, VIP port", "non_vip_vip_port", lb_fd(lb, LB_OFF), &other_addr,
 		  XDP_PASS, J_PASS, 0, 0 },
-		{ "flow hit, per-CPU LRU", "flow_hit", lb_fd(lb, LB_PCPU), &vip, XDP_TX,
-		  J_SWAP, 3.0, 0 },
-		{ "flow hit, common LRU", "flow_hit_common_lru", lb_fd(lb, LB_COMMON), &vip,
-		  XDP_TX, J_SWAP, 0, 0 },
-		[J_NEW] = { "new flow, per-CPU LRU (+knob)", "new_flow_raw", lb_fd(lb, LB_PCPU_FRESH),
+		{ "flow hit", "flow_hit", lb_fd(lb, LB_PCPU), &vip, XDP_TX, J_SWAP, 3.0, 0 },
+		[J_NEW] = { "new flow (+knob)", "new_flow_raw", lb_fd(lb, LB_PCPU_FRESH),
 			    &vip, XDP_TX, J_SWAP, 0, 0, lb_flows_fd(lb, LB_PCPU_FRESH) },
-		[J_NEW_C] = { "new flow, common LRU (+knob)", "new_flow_common_lru_raw",
-			      lb_fd(lb, LB_COMMON_FRESH), &vip, XDP_TX, J_SWAP, 0, 0,
-			      lb_flows_fd(lb, LB_COMMON_FRESH) },
-		[J_FULL] = { "new flow, full table, per-CPU (+knob)", "new_flow_evict_raw",
+		[J_FULL] = { "new flow, full table (+knob)", "new_flow_evict_raw",
 			     lb_fd(lb, LB_PCPU_FRESH), &vip, XDP_TX, J_SWAP, 0, 0, 0 },
-		[J_FULL_C] = { "new flow, full table, common (+knob)",
-			       "new_flow_evict_common_lru_raw", lb_fd(lb, LB_COMMON_FRESH), &vip,
-			       XDP_TX, J_SWAP, 0, 0, 0 },
 		/* the kernel alone: lookup miss + insert of a fresh key, no chlb */
 		[J_KERN] = { "kernel LRU miss+insert (no chlb)", "kernel_new_flow", kern_fd, &vip,
 			     XDP_TX, J_SWAP, 0, 0, bpf_map__fd(kern->maps.flows) },
 		[J_KERN_FULL] = { "  same, full table", "kernel_new_flow_evict", kern_fd, &vip,
 				  XDP_TX, J_SWAP, 0, 0, 0 },
-		/* the knob's cost taken off the four rows above */
-		{ "new flow, per-CPU LRU, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, 0 },
-		{ "new flow, common LRU, net", "new_flow_common_lru", -1, NULL, 0, J_SWAP, 0, 0, 0 },
-		{ "new flow, full, per-CPU, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, 0 },
-		{ "new flow, full, common, net", "new_flow_evict_common_lru", -1, NULL, 0, J_SWAP, 0,
-		  0, 0 },
-		/* what chlb adds to the kernel's own insert (per-CPU LRU, net) */
-		[J_OVER] = { "new flow minus kernel insert", "new_flow_over_kernel", -1, NULL, 0,
-			     J_SWAP, 0, 0, 0 },
-		{ "  same, full table", "new_flow_evict_over_kernel", -1, NULL, 0, J_SWAP, 0, 0, 0 },
+		/* the knob's cost taken off the two chlb new-flow rows */
+		{ "new flow, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, 0 },
+		{ "new flow, full table, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, 0 },
 	};
 	int n = sizeof(jobs) / sizeof(jobs[0]);
 
 	err = bench_jobs(jobs, J_NET, cfg);
 	if (err)
 		return err;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 2; i++)
 		jobs[J_NET + i].ns = net_of_knob(jobs, J_NEW + i);
-	jobs[J_OVER].ns = jobs[J_NET].ns - jobs[J_KERN].ns;
-	jobs[J_OVER + 1].ns = jobs[J_NET + 2].ns - jobs[J_KERN_FULL].ns;
 	json_add_double(extra, "fresh_flow_knob_ns", "", jobs[J_KNOB].ns - jobs[J_VIP].ns);
 	print_results(jobs, n);
 	return cfg->json ? write_json(cfg->json, jobs, n, extra, cfg) : 0;

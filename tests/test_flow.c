@@ -81,11 +81,11 @@ static int set_table(struct chlb_dp *dp, int v, __u32 id)
 	return chlb_dp__set_table(dp, v, slots);
 }
 
-static int inst_load(struct inst *in, __u32 flows, int common_lru)
+static int inst_load(struct inst *in, __u32 flows)
 {
 	struct chlb_dp_opts opts = { .max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS,
 				     .table_size = M, .seed = SEED, .flow_entries = flows,
-				     .udp_timeout = UDP_TIMEOUT, .flow_common_lru = common_lru };
+				     .udp_timeout = UDP_TIMEOUT };
 	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
 	struct chlb_vip_key key;
 	int v, err;
@@ -119,10 +119,10 @@ static void inst_free(struct inst *in)
 
 static int suite_init(void)
 {
-	int err = inst_load(&on, FLOWS, 0);
+	int err = inst_load(&on, FLOWS);
 
 	if (!err)
-		err = inst_load(&off, 0, 0);
+		err = inst_load(&off, 0);
 	if (err) {
 		fprintf(stderr, "test_flow: set-up failed: %s\n", strerror(-err));
 		return -1;
@@ -238,21 +238,50 @@ static void step(struct inst *in, const char *desc, const struct pkt_spec *s, in
 	check_deltas(desc, &a, &b, &e, bid);
 }
 
+/* The flow's bucket in the flow cache, read into *b; its hash in *h. */
+static int flow_bucket(struct inst *in, const struct chlb_flow_key *k,
+		       struct chlb_flow_bucket *b, __u32 *idx, __u32 *h)
+{
+	*h = chlb_flow_hash(k, SEED);
+	*idx = chlb_flow_bucket(*h, in->dp.flow_entries / CHLB_FLOW_WAYS);
+	return bpf_map_lookup_elem(in->dp.flows_fd, idx, b) ? -errno : 0;
+}
+
+/* The flow's valid entry, as the program would find it; -ENOENT: none. */
 static int flow_entry(struct inst *in, const struct pkt_spec *s, struct chlb_flow *f)
 {
+	struct chlb_flow_bucket b;
 	struct chlb_flow_key k;
+	__u32 idx, h;
+	int w, err;
 
 	if (pkt_flow_key(s, &k))
 		return -EINVAL;
-	return bpf_map_lookup_elem(in->dp.flows_fd, &k, f) ? -errno : 0;
+	err = flow_bucket(in, &k, &b, &idx, &h);
+	if (err)
+		return err;
+	w = chlb_flow_find(&b, &k, h);
+	if (w < 0)
+		return -ENOENT;
+	*f = b.way[w].f;
+	return 0;
 }
 
+/* Overwrite the flow's existing entry, with a check word that matches. */
 static void set_flow_entry(struct inst *in, const struct pkt_spec *s, const struct chlb_flow *f)
 {
+	struct chlb_flow_bucket b;
 	struct chlb_flow_key k;
+	__u32 idx, h;
+	int w;
 
 	CU_ASSERT_FATAL(pkt_flow_key(s, &k) == 0);
-	CU_ASSERT_FATAL(bpf_map_update_elem(in->dp.flows_fd, &k, f, BPF_EXIST) == 0);
+	CU_ASSERT_FATAL(flow_bucket(in, &k, &b, &idx, &h) == 0);
+	w = chlb_flow_find(&b, &k, h);
+	CU_ASSERT_FATAL(w >= 0);
+	b.way[w].f = *f;
+	b.way[w].check = chlb_flow_check(h, f);
+	CU_ASSERT_FATAL(bpf_map_update_elem(in->dp.flows_fd, &idx, &b, BPF_ANY) == 0);
 }
 
 /* ---- the case table ------------------------------------------------------------ */
@@ -315,8 +344,10 @@ static const struct flow_case cases[] = {
 	  CH_TABLE | CH_AGE, (UDP_TIMEOUT - 2) * 1000, 0, WANT_A, { .hit = 1 }, 1 },
 	{ "recent hit: last_seen not rewritten (< 1 s old)", V4_UDP, 1, CH_TABLE | CH_AGE, 500,
 	  0, WANT_A, { .hit = 1 }, 0 },
-	{ "TCP entries do not expire by time (nor track it on hits)", V4_TCP, 1,
-	  CH_TABLE | CH_AGE, UDP_TIMEOUT * 4000, ACK, WANT_A, { .hit = 1 }, 0 },
+	{ "TCP entries do not expire by time; a hit refreshes last_seen", V4_TCP, 1,
+	  CH_TABLE | CH_AGE, UDP_TIMEOUT * 4000, ACK, WANT_A, { .hit = 1 }, 1 },
+	{ "recent TCP hit: last_seen not rewritten (< 1 s old)", V4_TCP, 1,
+	  CH_TABLE | CH_AGE, 500, ACK, WANT_A, { .hit = 1 }, 0 },
 };
 
 /* Back to the initial state: tables to A, both backends in use, gen 1. */
@@ -404,7 +435,8 @@ static void test_off_is_stateless(void)
 	} frames[] = { { V4_TCP, ACK }, { V4_TCP, SYN }, { V4_UDP, 0 }, { V6_TCP, SYN | ACK },
 		       { V6_UDP, 0 } };
 	const struct events none = { .new_flows = 0 };
-	struct chlb_flow_key k;
+	struct chlb_flow_bucket bucket, empty = {};
+	__u32 zero = 0;
 	struct snapshot a, b;
 	struct pkt_spec s;
 	size_t i;
@@ -427,7 +459,84 @@ static void test_off_is_stateless(void)
 			CU_ASSERT_FATAL(set_table(&off.dp, v, vips[v].b) == 0);
 		}
 	}
-	CU_ASSERT_EQUAL(bpf_map_get_next_key(off.dp.flows_fd, NULL, &k), -ENOENT);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(off.dp.flows_fd, &zero, &bucket) == 0);
+	CU_ASSERT(memcmp(&bucket, &empty, sizeof(bucket)) == 0);
+}
+
+/*
+ * A way torn by two CPUs writing it at once has a check that does not
+ * match: the program takes it as a miss, re-picks from the table and
+ * rewrites the way whole.
+ */
+static void test_torn_way(void)
+{
+	const struct vip_def *v = &vips[V4_TCP];
+	struct chlb_flow_bucket b;
+	struct chlb_flow_key k;
+	struct pkt_spec s;
+	struct chlb_flow f;
+	__u32 idx, h;
+	int w;
+
+	reset(&on, V4_TCP);
+	flow_spec(V4_TCP, 30000, ACK, &s);
+	step(&on, "torn: recorded", &s, v->a, &(struct events){ .miss = 1, .insert = 1 });
+	CU_ASSERT_FATAL(set_table(&on.dp, V4_TCP, v->b) == 0);
+	CU_ASSERT_FATAL(pkt_flow_key(&s, &k) == 0);
+	CU_ASSERT_FATAL(flow_bucket(&on, &k, &b, &idx, &h) == 0);
+	w = chlb_flow_find(&b, &k, h);
+	CU_ASSERT_FATAL(w >= 0);
+	b.way[w].f.backend_gen ^= 0x100;	/* another writer's value, this check */
+	CU_ASSERT_FATAL(bpf_map_update_elem(on.dp.flows_fd, &idx, &b, BPF_ANY) == 0);
+	CHECK(flow_entry(&on, &s, &f) == -ENOENT, "torn: not found");
+	step(&on, "torn: a miss, re-recorded", &s, v->b,
+	     &(struct events){ .miss = 1, .insert = 1 });
+	CHECK(flow_entry(&on, &s, &f) == 0 && f.backend_id == v->b && f.backend_gen == 1,
+	      "torn: rewritten whole");
+	reset(&on, V4_TCP);
+}
+
+/*
+ * A full bucket: a new flow takes the way seen longest ago (oldest
+ * last_seen); the other flows stay. Flows whose keys share a bucket are
+ * found by trying source ports.
+ */
+static void test_evict_oldest(void)
+{
+	const struct vip_def *v = &vips[V4_TCP];
+	struct pkt_spec s[CHLB_FLOW_WAYS + 1];
+	struct chlb_flow_bucket b;
+	struct chlb_flow_key k;
+	struct chlb_flow f;
+	__u32 idx, h, want = 0;
+	int n = 0, i, port;
+
+	reset(&on, V4_TCP);
+	for (port = 1; port < 65536 && n <= CHLB_FLOW_WAYS; port++) {
+		flow_spec(V4_TCP, port, ACK, &s[n]);
+		CU_ASSERT_FATAL(pkt_flow_key(&s[n], &k) == 0);
+		CU_ASSERT_FATAL(flow_bucket(&on, &k, &b, &idx, &h) == 0);
+		if (!n)
+			want = idx;
+		if (idx == want)
+			n++;
+	}
+	CU_ASSERT_FATAL(n == CHLB_FLOW_WAYS + 1);
+	/* clear the bucket, fill it, then age the second flow: the oldest */
+	memset(&b, 0, sizeof(b));
+	CU_ASSERT_FATAL(bpf_map_update_elem(on.dp.flows_fd, &want, &b, BPF_ANY) == 0);
+	for (i = 0; i < CHLB_FLOW_WAYS; i++)
+		step(&on, "evict: fill", &s[i], v->a, &(struct events){ .miss = 1, .insert = 1 });
+	CU_ASSERT_FATAL(flow_entry(&on, &s[1], &f) == 0);
+	f.last_seen -= 5000000000ULL;	/* s[1]: the oldest */
+	set_flow_entry(&on, &s[1], &f);
+	step(&on, "evict: a fifth flow", &s[CHLB_FLOW_WAYS], v->a,
+	     &(struct events){ .miss = 1, .insert = 1 });
+	CHECK(flow_entry(&on, &s[1], &f) == -ENOENT, "evict: the oldest went");
+	for (i = 0; i <= CHLB_FLOW_WAYS; i++)
+		if (i != 1)
+			CHECK(flow_entry(&on, &s[i], &f) == 0, "evict: the others stay");
+	reset(&on, V4_TCP);
 }
 
 /* A VIP whose table names no usable backend drops: a miss, nothing recorded. */
@@ -463,8 +572,8 @@ static int run_on_cpu(int cpu)
 }
 
 /*
- * A flow recorded on one CPU is found on another: one shared hash table,
- * with per-CPU LRU lists and with a common one. BPF_PROG_TEST_RUN runs on
+ * A flow recorded on one CPU is found on another: one shared flow cache.
+ * BPF_PROG_TEST_RUN runs on
  * the calling thread's CPU.
  */
 static void cross_cpu(struct inst *in, const char *desc)
@@ -491,33 +600,28 @@ static void cross_cpu(struct inst *in, const char *desc)
 
 static void test_cross_cpu(void)
 {
-	struct inst common = {};
-
 	if (libbpf_num_possible_cpus() < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		fprintf(stderr, "\n    SKIPPED: cross-CPU flows need two online CPUs\n");
 		return;
 	}
-	cross_cpu(&on, "cross-CPU, per-CPU LRU lists");
-	CU_ASSERT_FATAL(inst_load(&common, FLOWS, 1) == 0);
-	CU_ASSERT_FALSE(bpf_map__map_flags(common.skel->maps.chlb_flows) & BPF_F_NO_COMMON_LRU);
-	cross_cpu(&common, "cross-CPU, common LRU list");
-	inst_free(&common);
+	cross_cpu(&on, "cross-CPU");
 }
 
-/* The table's size as loaded: the kernel's per-CPU rounding, and off. */
+/* The table's size as loaded: rounded up to whole buckets, and off. */
 static void test_sizes(void)
 {
 	struct chlb_config cfg;
-	int ncpus = libbpf_num_possible_cpus();
 	__u32 zero = 0;
 
-	CU_ASSERT_EQUAL(on.dp.flow_entries % ncpus, 0);
-	CU_ASSERT(on.dp.flow_entries >= FLOWS && on.dp.flow_entries < FLOWS + (__u32)ncpus);
+	CU_ASSERT_EQUAL(on.dp.flow_entries % CHLB_FLOW_WAYS, 0);
+	CU_ASSERT(on.dp.flow_entries >= FLOWS && on.dp.flow_entries < FLOWS + CHLB_FLOW_WAYS);
+	CU_ASSERT_EQUAL(bpf_map__max_entries(on.skel->maps.chlb_flows),
+			on.dp.flow_entries / CHLB_FLOW_WAYS);
 	CU_ASSERT_EQUAL(on.dp.udp_timeout, UDP_TIMEOUT);
 	CU_ASSERT_FATAL(bpf_map_lookup_elem(on.dp.config_fd, &zero, &cfg) == 0);
 	CU_ASSERT_EQUAL(cfg.flow_entries, on.dp.flow_entries);
 	CU_ASSERT_EQUAL(cfg.udp_timeout, UDP_TIMEOUT);
-	CU_ASSERT(cfg.flow_map_flags & BPF_F_NO_COMMON_LRU);
+	CU_ASSERT_EQUAL(cfg.flow_map_flags, 0);
 	CU_ASSERT_FATAL(bpf_map_lookup_elem(off.dp.config_fd, &zero, &cfg) == 0);
 	CU_ASSERT_EQUAL(cfg.flow_entries, 0);
 }
@@ -541,6 +645,8 @@ int main(void)
 		{ "flow table cases", test_cases },
 		{ "table off: stateless as before", test_off_is_stateless },
 		{ "no backend: dropped, not recorded", test_no_backend },
+		{ "torn way: a miss, rewritten", test_torn_way },
+		{ "full bucket: the oldest way evicted", test_evict_oldest },
 		{ "flows seen on two CPUs", test_cross_cpu },
 		{ "sizes and config", test_sizes },
 		{ "bad options", test_bad_opts },

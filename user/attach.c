@@ -223,9 +223,9 @@ static int attach_locked(struct attach_args *a)
 		goto out;
 	}
 	err = chlb_dp__from_skel(skel, &dp);
-	/* the flow table as loaded: rounded to the CPUs, its LRU kind */
+	/* the flow table as loaded: rounded to whole buckets */
 	a->cfg.flow_entries = dp.flow_entries;
-	a->cfg.flow_map_flags = bpf_map__map_flags(skel->maps.chlb_flows);
+	a->cfg.flow_map_flags = 0;
 	if (!err)
 		err = bpf_map_update_elem(dp.config_fd, &zero, &a->cfg, BPF_ANY);
 	if (err) {

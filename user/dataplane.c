@@ -26,19 +26,14 @@ static int dp_check_opts(const struct chlb_dp_opts *o)
 }
 
 /*
- * The kernel rounds a per-CPU LRU map up to a multiple of the possible
- * CPUs (each CPU's list gets an equal share); round the same way so that
- * a second load finds the pinned map's size as it asks for it. Off: one
- * entry per CPU, never used.
+ * The flow cache's buckets: the entries asked for, rounded up to whole
+ * CHLB_FLOW_WAYS-way buckets. Off: one bucket, never used.
  */
-static __u32 dp_flow_size(const struct chlb_dp_opts *o)
+static __u32 dp_flow_buckets(const struct chlb_dp_opts *o)
 {
-	int ncpus = libbpf_num_possible_cpus();
 	__u32 n = o->flow_entries ? o->flow_entries : 1;
 
-	if (o->flow_common_lru || ncpus <= 0)
-		return n;
-	return (n + ncpus - 1) / ncpus * ncpus;
+	return (n + CHLB_FLOW_WAYS - 1) / CHLB_FLOW_WAYS;
 }
 
 static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
@@ -52,7 +47,7 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		{ skel->maps.chlb_vstats, o->max_vips },
 		{ skel->maps.chlb_backends, o->max_backends },
 		{ skel->maps.chlb_bstats, o->max_backends },
-		{ skel->maps.chlb_flows, dp_flow_size(o) },
+		{ skel->maps.chlb_flows, dp_flow_buckets(o) },
 	};
 	size_t i;
 	int err;
@@ -62,10 +57,6 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		if (err)
 			return err;
 	}
-	if (o->flow_common_lru)
-		return bpf_map__set_map_flags(skel->maps.chlb_flows,
-					      bpf_map__map_flags(skel->maps.chlb_flows) &
-					      ~BPF_F_NO_COMMON_LRU);
 	return 0;
 }
 
@@ -126,9 +117,9 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 	cfg.max_vips = o->max_vips;
 	cfg.max_backends = o->max_backends;
 	memcpy(cfg.if_mac, o->if_mac, sizeof(cfg.if_mac));
-	cfg.flow_entries = o->flow_entries ? dp_flow_size(o) : 0;
+	cfg.flow_entries = o->flow_entries ? dp_flow_buckets(o) * CHLB_FLOW_WAYS : 0;
 	cfg.udp_timeout = dp_udp_timeout(o);
-	cfg.flow_map_flags = bpf_map__map_flags(skel->maps.chlb_flows);
+	cfg.flow_map_flags = 0;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
@@ -161,6 +152,7 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->vip_index_mask = chlb_vip_index_size(opts->max_vips) - 1;
 	memcpy((void *)skel->rodata->if_mac, opts->if_mac, sizeof(opts->if_mac));
 	skel->rodata->flow_table = !!opts->flow_entries;
+	skel->rodata->flow_buckets = dp_flow_buckets(opts);
 	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;
 	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
 	err = chlb__load(skel);
@@ -205,8 +197,8 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
 	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
-	dp->flow_entries = skel->rodata->flow_table ? bpf_map__max_entries(skel->maps.chlb_flows)
-						    : 0;
+	dp->flow_entries = skel->rodata->flow_table ?
+			   bpf_map__max_entries(skel->maps.chlb_flows) * CHLB_FLOW_WAYS : 0;
 	dp->udp_timeout = skel->rodata->udp_timeout_ns / 1000000000ULL;
 	dp->max_vips = bpf_map__max_entries(skel->maps.chlb_vips);
 	dp->max_backends = bpf_map__max_entries(skel->maps.chlb_backends);

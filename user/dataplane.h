@@ -21,7 +21,6 @@ struct chlb_dp_opts {
 	__u8 if_mac[6];		/* source MAC of forwarded frames */
 	__u32 flow_entries;	/* flow table size; 0: off, the stateless path */
 	__u32 udp_timeout;	/* seconds; 0: CHLB_DEFAULT_UDP_TIMEOUT */
-	int flow_common_lru;	/* benches: one common LRU list, not per-CPU */
 	int bench_fresh_flows;	/* benches: a new flow per run (bpf/chlb.bpf.c) */
 };
 
@@ -36,7 +35,7 @@ struct chlb_dp {
 	int config_fd;
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
-	int flows_fd;		/* the flow table (1 unused entry when off) */
+	int flows_fd;		/* the flow table (1 unused bucket when off) */
 	__u32 flow_entries;	/* 0: flow table off */
 	__u32 udp_timeout;	/* seconds */
 	__u32 max_vips;

@@ -47,24 +47,36 @@ static void flow_key(const struct chlb_vip_key *vip, const struct chlb_addr *cli
 static int flow_record(struct state *st, const struct state_vip *vip,
 		       const struct chlb_flow_key *k)
 {
+	struct chlb_flow_bucket bucket;
 	const struct chlb_backend *b;
-	struct chlb_flow f;
+	const struct chlb_flow *f;
 	struct timespec now;
+	__u32 h, idx;
 	__u64 now_ns;
+	int w;
 
-	if (!st->dp.flow_entries || bpf_map_lookup_elem(st->dp.flows_fd, k, &f) ||
-	    f.backend_id >= st->dp.max_backends)
+	if (!st->dp.flow_entries)
 		return -1;
-	b = &st->backends[f.backend_id];
-	if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->gen != f.backend_gen ||
+	h = chlb_flow_hash(k, st->cfg.seed);
+	idx = chlb_flow_bucket(h, st->dp.flow_entries / CHLB_FLOW_WAYS);
+	if (bpf_map_lookup_elem(st->dp.flows_fd, &idx, &bucket))
+		return -1;
+	w = chlb_flow_find(&bucket, k, h);
+	if (w < 0)
+		return -1;
+	f = &bucket.way[w].f;
+	if (f->backend_id >= st->dp.max_backends)
+		return -1;
+	b = &st->backends[f->backend_id];
+	if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->gen != f->backend_gen ||
 	    b->vip_id != vip->info.id)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
 	now_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	if (k->proto == IPPROTO_UDP && now_ns > f.last_seen &&
-	    now_ns - f.last_seen > st->cfg.udp_timeout * 1000000000ULL)
+	if (k->proto == IPPROTO_UDP && now_ns > f->last_seen &&
+	    now_ns - f->last_seen > st->cfg.udp_timeout * 1000000000ULL)
 		return -1;
-	return f.backend_id;
+	return f->backend_id;
 }
 
 int lookup_flow(struct state *st, const struct state_vip *vip, struct chlb_ring *ring,

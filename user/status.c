@@ -144,7 +144,7 @@ static const char *flow_mode(const struct chlb_config *c)
 {
 	if (!c->flow_entries)
 		return "off";
-	return c->flow_map_flags & BPF_F_NO_COMMON_LRU ? "lru_percpu" : "lru";
+	return "cache";
 }
 
 /* Bytes per flow entry: the map's memory over its entries. */

@@ -27,7 +27,8 @@
 
 /*
  * The flow table (chlb_flows): entries at attach, 0 = off (stateless).
- * About 120 bytes of kernel memory per entry, so the default is ~31 MB.
+ * 64 bytes per entry (a CHLB_FLOW_WAYS-way bucket is 256), so the default
+ * is 16 MB.
  */
 #define CHLB_DEFAULT_FLOW_ENTRIES	(1u << 18)
 #define CHLB_MAX_FLOW_ENTRIES		(1u << 24)
@@ -154,12 +155,17 @@ struct chlb_backend {
 _Static_assert(sizeof(struct chlb_backend) == 40, "chlb_backend ABI");
 
 /*
- * chlb_flows: LRU_HASH, struct chlb_flow_key -> struct chlb_flow. The
- * backend a live flow was sent to, valid while that backend's entry is in
- * use with the same gen and VIP. last_seen is CLOCK_MONOTONIC_COARSE in ns
- * (bpf_ktime_get_coarse_ns()): when recorded, and for UDP when last seen
- * (to within CHLB_FLOW_REFRESH_NS); UDP entries idle past the timeout
- * re-hash. TCP entries leave only by LRU eviction, SYN or a stale backend.
+ * chlb_flows: ARRAY of buckets, CHLB_FLOW_WAYS ways each, indexed by
+ * chlb_flow_bucket(chlb_flow_hash(key, seed), buckets). A way holds a
+ * flow key and the backend it was sent to, valid while that backend's
+ * entry is in use with the same gen and VIP. last_seen is
+ * CLOCK_MONOTONIC_COARSE in ns (bpf_ktime_get_coarse_ns()): when recorded,
+ * and for UDP when last seen (to within CHLB_FLOW_REFRESH_NS); UDP entries
+ * idle past the timeout re-hash. An insert takes the way already holding
+ * the key, else an empty one, else the one with the oldest last_seen.
+ * Two CPUs may write one way at once and tear it: check, written last, is
+ * chlb_flow_check() of the key's hash and the value; a way whose check
+ * does not match is a miss (and the next insert overwrites it).
  */
 struct chlb_flow {
 	__u32 backend_id;
@@ -167,6 +173,8 @@ struct chlb_flow {
 	__u64 last_seen;
 };
 _Static_assert(sizeof(struct chlb_flow) == 16, "chlb_flow ABI");
+
+#define CHLB_FLOW_WAYS	4	/* struct chlb_flow_bucket: after the flow hash */
 
 /* chlb_bstats: PERCPU_ARRAY indexed by backend id */
 struct chlb_backend_stats {
@@ -227,7 +235,7 @@ struct chlb_config {
 	__u8 pad[2];
 	__u32 flow_entries;	/* 0: flow table off */
 	__u32 udp_timeout;	/* seconds */
-	__u32 flow_map_flags;	/* BPF_F_NO_COMMON_LRU or 0 */
+	__u32 flow_map_flags;	/* 0: the set-associative flow cache */
 	__u32 reserved[3];
 };
 _Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
@@ -318,6 +326,61 @@ static __always_inline __u32 chlb_hash_to_slot(__u32 h, __u32 m)
 static __always_inline __u32 chlb_slot_position(__u32 s, __u32 m)
 {
 	return (__u32)((((__u64)s << 32) + m - 1) / m);
+}
+
+/* ---- the flow cache's layout (chlb_flows) -------------------------------- */
+
+struct chlb_flow_way {
+	struct chlb_flow_key key;
+	struct chlb_flow f;
+	__u64 check;		/* chlb_flow_check(hash of key, f); 0: empty */
+};
+_Static_assert(sizeof(struct chlb_flow_way) == 64, "chlb_flow_way ABI");
+
+struct chlb_flow_bucket {
+	struct chlb_flow_way way[CHLB_FLOW_WAYS];
+};
+
+/*
+ * The bucket of a flow hash among n. The hash is first scrambled by an odd
+ * multiplier, so a bucket's flows do not all map to neighbouring slots of
+ * the VIP's table (which takes the same hash's top bits).
+ */
+static __always_inline __u32 chlb_flow_bucket(__u32 h, __u32 n)
+{
+	return chlb_hash_to_slot(h * 0x9E3779B1u, n);
+}
+
+/*
+ * A way's check word: the key's hash and the backend fields, mixed. A way
+ * whose key equals the looked-up one has that key's hash, so a way torn
+ * between two writers (key of one, value or check of another) fails it.
+ * Never 0, the empty way's value. last_seen is not covered: one aligned
+ * 8-byte store, and a stale time only moves a UDP expiry.
+ */
+static __always_inline __u64 chlb_flow_check(__u32 h, const struct chlb_flow *f)
+{
+	return chlb_mix64(((__u64)h << 32 | f->backend_id) ^ ((__u64)f->backend_gen * CHLB_P2)) | 1;
+}
+
+static __always_inline int chlb_flow_key_eq(const struct chlb_flow_key *a,
+					    const struct chlb_flow_key *b)
+{
+	return a->words[0] == b->words[0] && a->words[1] == b->words[1] &&
+	       a->words[2] == b->words[2] && a->words[3] == b->words[3] &&
+	       a->words[4] == b->words[4];
+}
+
+/* The way holding k in b, valid by its check, or -1. */
+static __always_inline int chlb_flow_find(const struct chlb_flow_bucket *b,
+					  const struct chlb_flow_key *k, __u32 h)
+{
+	int i;
+
+	for (i = 0; i < CHLB_FLOW_WAYS; i++)
+		if (chlb_flow_key_eq(&b->way[i].key, k))
+			return b->way[i].check == chlb_flow_check(h, &b->way[i].f) ? i : -1;
+	return -1;
 }
 
 /*
