@@ -29,7 +29,7 @@ CTL_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS_CTL) 2>/dev/null)
 
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror
-CPPFLAGS   += -Iinclude -I$(BUILD) -D_GNU_SOURCE -DCHLB_VERSION='"$(VERSION)"'
+CPPFLAGS   += -Iinclude -Iuser -I$(BUILD) -D_GNU_SOURCE -DCHLB_VERSION='"$(VERSION)"'
 CFLAGS_ALL  = $(OPT) $(WARN) -std=gnu11 -MMD -MP $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 
 ARCH_INC   := /usr/include/$(shell $(CC) -dumpmachine)
@@ -40,7 +40,9 @@ SAN_asan   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 SAN_tsan   := -fsanitize=thread
 
 LIB_SRCS   := $(sort $(wildcard user/lib/*.c))
-CTL_SRCS   := $(sort $(filter-out user/main.c,$(wildcard user/*.c)))
+# The controller's rooms: command line, core, data-plane access, network.
+CTL_DIRS   := cli core dp net
+CTL_SRCS   := $(sort $(filter-out user/cli/main.c,$(foreach d,$(CTL_DIRS),$(wildcard user/$(d)/*.c))))
 BPF_SRCS   := $(sort $(wildcard bpf/*.bpf.c))
 TBPF_SRCS  := $(sort $(wildcard tests/bpf/*.bpf.c))
 TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
@@ -120,7 +122,7 @@ $(CTL_A): $(call objs,obj,$(CTL_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(CHLB): $(BUILD)/obj/user/main.o $(CTL_A) $(LIB_A)
+$(CHLB): $(BUILD)/obj/user/cli/main.o $(CTL_A) $(LIB_A)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(OPT) -o $@ $^ $(CTL_LIBS) $(LIB_LIBS) $(LDFLAGS)
 
@@ -176,7 +178,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/chlb
 
 format:
-	clang-format -i $(LIB_SRCS) $(CTL_SRCS) user/main.c $(BPF_SRCS) $(TBPF_SRCS) \
+	clang-format -i $(LIB_SRCS) $(CTL_SRCS) user/cli/main.c $(BPF_SRCS) $(TBPF_SRCS) \
 		$(TEST_SRCS) $(TSAN_SRCS) $(BENCH_SRCS) include/chlb/*.h
 
 clean:

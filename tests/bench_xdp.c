@@ -47,7 +47,7 @@
 #include "xdp_pass.skel.h"
 #include "xdp_macswap.skel.h"
 #include "lru_insert.skel.h"
-#include "../user/dataplane.h"
+#include "dp/dataplane.h"
 #include "helpers/pkt.h"
 
 #define BENCH_TABLE_SIZE 65537

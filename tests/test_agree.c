@@ -27,8 +27,8 @@
 #include <linux/bpf.h>
 #include <CUnit/Basic.h>
 
-#include "../user/cli.h"
-#include "../user/lookup.h"
+#include "cli/cli.h"
+#include "cli/lookup.h"
 #include "helpers/cu_main.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"

@@ -10,8 +10,8 @@
 #include <netinet/in.h>
 #include <CUnit/Basic.h>
 
-#include "../user/cli.h"
-#include "../user/parse.h"
+#include "cli/cli.h"
+#include "core/parse.h"
 #include "helpers/cu_main.h"
 
 static void test_vip_ok(void)

@@ -21,7 +21,7 @@
 #include <CUnit/Basic.h>
 
 #include "chlb.skel.h"
-#include "../user/dataplane.h"
+#include "dp/dataplane.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
 #include "helpers/cu_main.h"

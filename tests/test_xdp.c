@@ -19,7 +19,7 @@
 #include <CUnit/Basic.h>
 
 #include "chlb.skel.h"
-#include "../user/dataplane.h"
+#include "dp/dataplane.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"

@@ -11,9 +11,9 @@
 
 #include "backend.h"
 #include "cli.h"
-#include "neigh.h"
-#include "parse.h"
-#include "state.h"
+#include "net/neigh.h"
+#include "core/parse.h"
+#include "core/state.h"
 
 #define NEIGH_TIMEOUT_MS 1500
 

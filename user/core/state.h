@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <chlb/chlb.h>
-#include "dataplane.h"
+#include "dp/dataplane.h"
 
 struct state_vip {
 	struct chlb_vip_key key;

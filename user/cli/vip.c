@@ -7,8 +7,8 @@
 #include <arpa/inet.h>
 
 #include "cli.h"
-#include "parse.h"
-#include "state.h"
+#include "core/parse.h"
+#include "core/state.h"
 #include "table.h"
 
 static int vip_help(void)

@@ -14,8 +14,8 @@
 
 #include "cli.h"
 #include "lookup.h"
-#include "parse.h"
-#include "state.h"
+#include "core/parse.h"
+#include "core/state.h"
 
 static int lookup_help(void)
 {

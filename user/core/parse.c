@@ -10,7 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "parse.h"
 
 int parse_addr(const char *what, const char *s, struct chlb_addr *addr)

@@ -21,9 +21,9 @@
 
 #include "chlb.skel.h"
 #include "cli.h"
-#include "parse.h"
-#include "state.h"
-#include "xdp.h"
+#include "core/parse.h"
+#include "core/state.h"
+#include "dp/xdp.h"
 
 #define BPFFS "/sys/fs/bpf"
 

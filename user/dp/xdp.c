@@ -13,7 +13,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "xdp.h"
 
 const char *xdp_mode_name(__u32 mode)

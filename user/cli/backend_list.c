@@ -10,8 +10,8 @@
 
 #include "backend.h"
 #include "cli.h"
-#include "parse.h"
-#include "state.h"
+#include "core/parse.h"
+#include "core/state.h"
 #include "table.h"
 
 struct row {

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "state.h"
+#include "core/state.h"
 #include "stats.h"
 
 double snap_now(void)

@@ -13,10 +13,10 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
-#include "parse.h"
-#include "state.h"
+#include "core/parse.h"
+#include "core/state.h"
 #include "table.h"
-#include "xdp.h"
+#include "dp/xdp.h"
 
 struct vip_status {
 	char vip[CLI_VIP_STRLEN];

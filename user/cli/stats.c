@@ -13,8 +13,8 @@
 
 #include "cli.h"
 #include "counters.h"
-#include "parse.h"
-#include "state.h"
+#include "core/parse.h"
+#include "core/state.h"
 #include "stats.h"
 #include "table.h"
 

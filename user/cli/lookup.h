@@ -6,7 +6,7 @@
 #ifndef CHLB_LOOKUP_H
 #define CHLB_LOOKUP_H
 
-#include "state.h"
+#include "core/state.h"
 
 struct lookup_result {
 	__u32 hash;		/* chlb_flow_hash() of the five-tuple */

@@ -12,7 +12,7 @@
 #include <sys/file.h>
 #include <bpf/bpf.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "parse.h"
 #include "state.h"
 
