@@ -20,7 +20,7 @@ static void test_vip_ok(void)
 	char buf[CLI_VIP_STRLEN];
 
 	cli_clear_err();
-	CU_ASSERT_EQUAL_FATAL(parse_vip("10.0.0.100:80/tcp", &k), 0);
+	CU_ASSERT_EQUAL_FATAL(parse_vip("10.0.0.100:80/tcp", &k, CLI_E), 0);
 	CU_ASSERT_EQUAL(k.family, CHLB_FAMILY_INET);
 	CU_ASSERT_EQUAL(k.proto, IPPROTO_TCP);
 	CU_ASSERT_EQUAL(k.port, htons(80));
@@ -31,7 +31,7 @@ static void test_vip_ok(void)
 	format_vip(&k, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "10.0.0.100:80/tcp");
 
-	CU_ASSERT_EQUAL_FATAL(parse_vip("[2001:DB8::1]:65535/udp", &k), 0);
+	CU_ASSERT_EQUAL_FATAL(parse_vip("[2001:DB8::1]:65535/udp", &k, CLI_E), 0);
 	CU_ASSERT_EQUAL(k.family, CHLB_FAMILY_INET6);
 	CU_ASSERT_EQUAL(k.proto, IPPROTO_UDP);
 	CU_ASSERT_EQUAL(k.port, htons(65535));
@@ -65,7 +65,7 @@ static void test_vip_bad(void)
 	before = k;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cli_clear_err();
-		CU_ASSERT(parse_vip(bad[i].in, &k) < 0);
+		CU_ASSERT(parse_vip(bad[i].in, &k, CLI_E) < 0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(cli_errmsg());
 		if (!strstr(cli_errmsg(), bad[i].quoted))
 			fprintf(stderr, "'%s': message '%s' does not quote %s\n", bad[i].in,
@@ -80,15 +80,15 @@ static void test_endpoint(void)
 	struct chlb_addr a;
 	__u16 port = 0;
 
-	CU_ASSERT_EQUAL(parse_endpoint("192.0.2.1:1", &a, &port), 0);
+	CU_ASSERT_EQUAL(parse_endpoint("192.0.2.1:1", &a, &port, CLI_E), 0);
 	CU_ASSERT_EQUAL(port, 1);
 	CU_ASSERT(chlb_addr_is_v4(&a));
-	CU_ASSERT_EQUAL(parse_endpoint("[2001:db8::7]:40000", &a, &port), 0);
+	CU_ASSERT_EQUAL(parse_endpoint("[2001:db8::7]:40000", &a, &port, CLI_E), 0);
 	CU_ASSERT_EQUAL(port, 40000);
 	CU_ASSERT(!chlb_addr_is_v4(&a));
-	CU_ASSERT(parse_endpoint("192.0.2.1", &a, &port) < 0);
-	CU_ASSERT(parse_endpoint("192.0.2.1:", &a, &port) < 0);
-	CU_ASSERT(parse_endpoint(":80", &a, &port) < 0);
+	CU_ASSERT(parse_endpoint("192.0.2.1", &a, &port, CLI_E) < 0);
+	CU_ASSERT(parse_endpoint("192.0.2.1:", &a, &port, CLI_E) < 0);
+	CU_ASSERT(parse_endpoint(":80", &a, &port, CLI_E) < 0);
 }
 
 static void test_mac(void)
@@ -102,13 +102,13 @@ static void test_mac(void)
 	};
 	size_t i;
 
-	CU_ASSERT_EQUAL_FATAL(parse_mac("02:AB:cd:EF:01:23", mac), 0);
+	CU_ASSERT_EQUAL_FATAL(parse_mac("02:AB:cd:EF:01:23", mac, CLI_E), 0);
 	CU_ASSERT(!memcmp(mac, want, 6));
 	format_mac(mac, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "02:ab:cd:ef:01:23");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cli_clear_err();
-		CU_ASSERT(parse_mac(bad[i], mac) < 0);
+		CU_ASSERT(parse_mac(bad[i], mac, CLI_E) < 0);
 		CU_ASSERT_PTR_NOT_NULL(cli_errmsg());
 	}
 }
@@ -119,22 +119,22 @@ static void test_numbers(void)
 	__u32 v = 0;
 	__u64 seed = 0;
 
-	CU_ASSERT(parse_weight("1", &w) == 0 && w == 1);
-	CU_ASSERT(parse_weight("256", &w) == 0 && w == 256);
-	CU_ASSERT(parse_weight("0", &w) < 0);
-	CU_ASSERT(parse_weight("257", &w) < 0);
-	CU_ASSERT(parse_weight("01", &w) < 0);
-	CU_ASSERT(parse_weight("-1", &w) < 0);
-	CU_ASSERT(parse_weight("1.5", &w) < 0);
-	CU_ASSERT(parse_weight("", &w) < 0);
-	CU_ASSERT(parse_weight("99999999999999999999999", &w) < 0);
-	CU_ASSERT(parse_u32("x", "16777216", 1, 1 << 24, &v) == 0 && v == 1 << 24);
-	CU_ASSERT(parse_u32("x", "16777217", 1, 1 << 24, &v) < 0);
-	CU_ASSERT(parse_seed("0xDEADbeef", &seed) == 0 && seed == 0xdeadbeef);
-	CU_ASSERT(parse_seed("ffffffffffffffff", &seed) == 0 && seed == ~0ULL);
-	CU_ASSERT(parse_seed("1ffffffffffffffff", &seed) < 0);
-	CU_ASSERT(parse_seed("0x", &seed) < 0);
-	CU_ASSERT(parse_seed("12g", &seed) < 0);
+	CU_ASSERT(parse_weight("1", &w, CLI_E) == 0 && w == 1);
+	CU_ASSERT(parse_weight("256", &w, CLI_E) == 0 && w == 256);
+	CU_ASSERT(parse_weight("0", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("257", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("01", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("-1", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("1.5", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("", &w, CLI_E) < 0);
+	CU_ASSERT(parse_weight("99999999999999999999999", &w, CLI_E) < 0);
+	CU_ASSERT(parse_u32("x", "16777216", 1, 1 << 24, &v, CLI_E) == 0 && v == 1 << 24);
+	CU_ASSERT(parse_u32("x", "16777217", 1, 1 << 24, &v, CLI_E) < 0);
+	CU_ASSERT(parse_seed("0xDEADbeef", &seed, CLI_E) == 0 && seed == 0xdeadbeef);
+	CU_ASSERT(parse_seed("ffffffffffffffff", &seed, CLI_E) == 0 && seed == ~0ULL);
+	CU_ASSERT(parse_seed("1ffffffffffffffff", &seed, CLI_E) < 0);
+	CU_ASSERT(parse_seed("0x", &seed, CLI_E) < 0);
+	CU_ASSERT(parse_seed("12g", &seed, CLI_E) < 0);
 }
 
 static void test_args(void)

@@ -130,10 +130,10 @@ static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
 	if (o[O_FLOWS].val && !strcmp(o[O_FLOWS].val, "off"))
 		c->flow_entries = 0;
 	else if (o[O_FLOWS].val && parse_u32("flow table size (N or off)", o[O_FLOWS].val, 1,
-					     CHLB_MAX_FLOW_ENTRIES, &c->flow_entries))
+					     CHLB_MAX_FLOW_ENTRIES, &c->flow_entries, CLI_E))
 		return -EINVAL;
 	if (o[O_UDP_TIMEOUT].val && parse_u32("UDP timeout", o[O_UDP_TIMEOUT].val, 1,
-					      CHLB_MAX_UDP_TIMEOUT, &c->udp_timeout))
+					      CHLB_MAX_UDP_TIMEOUT, &c->udp_timeout, CLI_E))
 		return -EINVAL;
 	return 0;
 }
@@ -155,13 +155,13 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 		return cli_err(-EINVAL, "invalid XDP mode '%s': expected native or skb",
 			       o[O_MODE].val);
 	if ((o[O_TABLE].val && parse_u32("table size", o[O_TABLE].val, 1, CHLB_MAX_TABLE_SIZE,
-					 &c->table_size)) ||
+					 &c->table_size, CLI_E)) ||
 	    (o[O_VNODES].val && parse_u32("vnodes", o[O_VNODES].val, 1, CHLB_MAX_VNODES,
-					  &c->vnodes)) ||
-	    (o[O_VIPS].val && parse_u32("max VIPs", o[O_VIPS].val, 1, 65536, &c->max_vips)) ||
+					  &c->vnodes, CLI_E)) ||
+	    (o[O_VIPS].val && parse_u32("max VIPs", o[O_VIPS].val, 1, 65536, &c->max_vips, CLI_E)) ||
 	    (o[O_BACKENDS].val && parse_u32("max backends", o[O_BACKENDS].val, 1, 1 << 20,
-					    &c->max_backends)) ||
-	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed)) || parse_flow_opts(o, c))
+					    &c->max_backends, CLI_E)) ||
+	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed, CLI_E)) || parse_flow_opts(o, c))
 		return -EINVAL;
 	if (!o[O_SEED].val && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
 		return cli_err(-errno, "getrandom: %s", strerror(errno));

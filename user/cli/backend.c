@@ -65,7 +65,7 @@ static int open_target(struct target *t, bool must_exist)
 {
 	int err, id;
 
-	err = parse_addr("backend address", t->addr_text, &t->addr);
+	err = parse_addr("backend address", t->addr_text, &t->addr, CLI_E);
 	if (err)
 		return err;
 	err = state_open(&t->st, true);
@@ -136,7 +136,7 @@ static int backend_add(int argc, char **argv)
 	err = target_args(argc, argv, o, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	if ((o[0].val && parse_weight(o[0].val, &w)) || (o[1].val && parse_mac(o[1].val, b.mac)))
+	if ((o[0].val && parse_weight(o[0].val, &w, CLI_E)) || (o[1].val && parse_mac(o[1].val, b.mac, CLI_E)))
 		return -EINVAL;
 	if (o[0].val)
 		b.weight = w;
@@ -221,7 +221,7 @@ static int backend_set(int argc, char **argv)
 	err = target_args(argc, argv, o, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	if ((o[0].val && parse_weight(o[0].val, &w)) || set_flags(o, &b))
+	if ((o[0].val && parse_weight(o[0].val, &w, CLI_E)) || set_flags(o, &b))
 		return -EINVAL;
 	id = err = open_target(&t, true);
 	if (err < 0)

@@ -12,28 +12,38 @@ struct cli_ctx cli = {
 	.pin_dir = CLI_DEFAULT_PIN_DIR,
 };
 
-static char errmsg[512];
+struct chlb_err cli_error;
 
 int cli_err(int err, const char *fmt, ...)
 {
+	char msg[sizeof(cli_error.msg)];
 	va_list ap;
 
-	if (errmsg[0])
-		return err;
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return err;
+	return err_set(CLI_E, err, "%s", msg);
+}
+
+int cli_fail(int err, const char *fmt, ...)
+{
+	char msg[sizeof(cli_error.msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_fail(CLI_E, err, "%s", msg);
 }
 
 const char *cli_errmsg(void)
 {
-	return errmsg[0] ? errmsg : NULL;
+	return err_has(CLI_E) ? cli_error.msg : NULL;
 }
 
 void cli_clear_err(void)
 {
-	errmsg[0] = '\0';
+	err_clear(CLI_E);
 }
 
 void cli_debug(const char *fmt, ...)

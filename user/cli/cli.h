@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 
+#include "core/err.h"
+
 #define CLI_DEFAULT_PIN_DIR "/sys/fs/bpf/chlb"
 
 struct cli_ctx {
@@ -21,11 +23,20 @@ struct cli_ctx {
 extern struct cli_ctx cli;
 
 /*
+ * The one error of this run: the command line passes CLI_E down to the
+ * core, which records its message and class there; main() prints it.
+ */
+extern struct chlb_err cli_error;
+#define CLI_E (&cli_error)
+
+/*
  * Record the message main() prints for the error err (negative) and return
  * err, so callers write `return cli_err(-EINVAL, "...", ...);`. The first
- * message recorded wins: it is the most specific one.
+ * message recorded wins: it is the most specific one. cli_err guesses the
+ * class from err (err_set); cli_fail says it is a run-time failure.
  */
 int cli_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *cli_errmsg(void);
 void cli_clear_err(void);
 

@@ -175,7 +175,7 @@ int do_lookup(int argc, char **argv)
 	err = cli_args(argc, argv, NULL, pos, 2, 2, names, &n);
 	if (err)
 		return err == CLI_HELP ? lookup_help() : err;
-	if (parse_vip(pos[0], &key) || parse_endpoint(pos[1], &client, &cport))
+	if (parse_vip(pos[0], &key, CLI_E) || parse_endpoint(pos[1], &client, &cport, CLI_E))
 		return -EINVAL;
 	if (chlb_addr_is_v4(&client) != (key.family == CHLB_FAMILY_INET))
 		return cli_err(-EINVAL, "client '%s' and VIP '%s' are of different families",

@@ -16,7 +16,7 @@
 #include <chlb/chlb.h>
 #include "cli.h"
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0 };
 
 static int usage(void)
 {
@@ -58,27 +58,6 @@ static int xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 	if (cli.verbose < (level == LIBXDP_DEBUG ? 2 : 1))
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-/*
- * Invalid input (bad value, unknown or duplicate object, nothing attached,
- * no such interface) is exit 2; anything the system refused is exit 1.
- */
-static int exit_status(int err)
-{
-	if (!err)
-		return EXIT_OK;
-	if (err <= -CHLB_ERR_BASE && err > -CHLB_ERR_MAX)
-		return EXIT_USAGE;
-	switch (-err) {
-	case EINVAL:
-	case ENOENT:
-	case EEXIST:
-	case ENODEV:
-		return EXIT_USAGE;
-	default:
-		return EXIT_RUNTIME;
-	}
 }
 
 static void report(int err)
@@ -148,5 +127,5 @@ int main(int argc, char **argv)
 		err = cli_dispatch("", cmds, argc - optind, argv + optind, usage);
 	if (err)
 		report(err);
-	return exit_status(err);
+	return err_exit_status(CLI_E, err);
 }

@@ -53,7 +53,7 @@ static int vip_add(int argc, char **argv)
 		return err == CLI_HELP ? vip_help() : err;
 	if (o[0].val && strcmp(o[0].val, "dsr"))
 		return cli_err(-EINVAL, "unsupported method '%s': only dsr", o[0].val);
-	err = parse_vip(text, &key);
+	err = parse_vip(text, &key, CLI_E);
 	if (err)
 		return err;
 	err = state_open(&st, true);

@@ -10,15 +10,14 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "cli/cli.h"
 #include "parse.h"
 
-int parse_addr(const char *what, const char *s, struct chlb_addr *addr)
+int parse_addr(const char *what, const char *s, struct chlb_addr *addr, struct chlb_err *e)
 {
 	int err = chlb_addr_parse(s, addr);
 
 	if (err)
-		return cli_err(err, "invalid %s '%s': %s", what, s, chlb_strerror(err));
+		return err_usage(e, err, "invalid %s '%s': %s", what, s, chlb_strerror(err));
 	return 0;
 }
 
@@ -41,65 +40,66 @@ static int parse_dec(const char *s, unsigned long long max, unsigned long long *
 	return 0;
 }
 
-int parse_u32(const char *what, const char *s, __u32 min, __u32 max, __u32 *out)
+int parse_u32(const char *what, const char *s, __u32 min, __u32 max, __u32 *out,
+	      struct chlb_err *e)
 {
 	unsigned long long v;
 
 	if (parse_dec(s, max, &v) || v < min)
-		return cli_err(-EINVAL, "invalid %s '%s': expected an integer from %u to %u",
+		return err_usage(e, -EINVAL, "invalid %s '%s': expected an integer from %u to %u",
 			       what, s, min, max);
 	*out = v;
 	return 0;
 }
 
-int parse_weight(const char *s, unsigned int *w)
+int parse_weight(const char *s, unsigned int *w, struct chlb_err *e)
 {
-	return parse_u32("weight", s, CHLB_MIN_WEIGHT, CHLB_MAX_WEIGHT, w);
+	return parse_u32("weight", s, CHLB_MIN_WEIGHT, CHLB_MAX_WEIGHT, w, e);
 }
 
-static int parse_port(const char *in, const char *s, __u16 *port)
+static int parse_port(const char *in, const char *s, __u16 *port, struct chlb_err *e)
 {
 	unsigned long long v;
 
 	if (parse_dec(s, 65535, &v) || v == 0)
-		return cli_err(-EINVAL, "invalid port '%s' in '%s': expected 1 to 65535",
+		return err_usage(e, -EINVAL, "invalid port '%s' in '%s': expected 1 to 65535",
 			       s, in);
 	*port = v;
 	return 0;
 }
 
-int parse_endpoint(const char *s, struct chlb_addr *addr, __u16 *port)
+int parse_endpoint(const char *s, struct chlb_addr *addr, __u16 *port, struct chlb_err *e)
 {
 	char buf[CLI_VIP_STRLEN];
 	char *a = buf, *colon;
 
 	if (strlen(s) >= sizeof(buf))
-		return cli_err(-EINVAL, "invalid '%s': too long", s);
+		return err_usage(e, -EINVAL, "invalid '%s': too long", s);
 	strcpy(buf, s);
 	if (buf[0] == '[') {
 		char *end = strchr(buf, ']');
 
 		if (!end || end[1] != ':')
-			return cli_err(-EINVAL, "invalid '%s': expected [IPV6]:PORT", s);
+			return err_usage(e, -EINVAL, "invalid '%s': expected [IPV6]:PORT", s);
 		*end = '\0';
 		a = buf + 1;
 		colon = end + 1;
 		if (!strchr(a, ':'))
-			return cli_err(-EINVAL, "invalid '%s': brackets are for IPv6 only", s);
+			return err_usage(e, -EINVAL, "invalid '%s': brackets are for IPv6 only", s);
 	} else {
 		colon = strrchr(buf, ':');
 		if (!colon)
-			return cli_err(-EINVAL, "invalid '%s': missing :PORT", s);
+			return err_usage(e, -EINVAL, "invalid '%s': missing :PORT", s);
 		if (colon != strchr(buf, ':'))
-			return cli_err(-EINVAL, "invalid '%s': write IPv6 as [ADDR]:PORT", s);
+			return err_usage(e, -EINVAL, "invalid '%s': write IPv6 as [ADDR]:PORT", s);
 	}
 	*colon = '\0';
-	if (parse_addr("address", a, addr))
+	if (parse_addr("address", a, addr, e))
 		return -EINVAL;
-	return parse_port(s, colon + 1, port);
+	return parse_port(s, colon + 1, port, e);
 }
 
-int parse_vip(const char *s, struct chlb_vip_key *key)
+int parse_vip(const char *s, struct chlb_vip_key *key, struct chlb_err *e)
 {
 	char buf[CLI_VIP_STRLEN];
 	struct chlb_addr addr;
@@ -108,20 +108,20 @@ int parse_vip(const char *s, struct chlb_vip_key *key)
 	__u8 proto;
 
 	if (strlen(s) >= sizeof(buf))
-		return cli_err(-EINVAL, "invalid VIP '%s': too long", s);
+		return err_usage(e, -EINVAL, "invalid VIP '%s': too long", s);
 	strcpy(buf, s);
 	slash = strrchr(buf, '/');
 	if (!slash)
-		return cli_err(-EINVAL, "invalid VIP '%s': expected ADDR:PORT/PROTO", s);
+		return err_usage(e, -EINVAL, "invalid VIP '%s': expected ADDR:PORT/PROTO", s);
 	*slash++ = '\0';
 	if (!strcmp(slash, "tcp"))
 		proto = IPPROTO_TCP;
 	else if (!strcmp(slash, "udp"))
 		proto = IPPROTO_UDP;
 	else
-		return cli_err(-EINVAL, "invalid protocol '%s' in VIP '%s': expected tcp or udp",
+		return err_usage(e, -EINVAL, "invalid protocol '%s' in VIP '%s': expected tcp or udp",
 			       slash, s);
-	if (parse_endpoint(buf, &addr, &port))
+	if (parse_endpoint(buf, &addr, &port, e))
 		return -EINVAL;
 	memset(key, 0, sizeof(*key));
 	memcpy(key->addr, addr.bytes, CHLB_ADDR_LEN);
@@ -131,7 +131,7 @@ int parse_vip(const char *s, struct chlb_vip_key *key)
 	return 0;
 }
 
-int parse_mac(const char *s, __u8 mac[6])
+int parse_mac(const char *s, __u8 mac[6], struct chlb_err *e)
 {
 	unsigned int b[6];
 	char end;
@@ -140,20 +140,20 @@ int parse_mac(const char *s, __u8 mac[6])
 	if (strlen(s) != 17 ||
 	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
 		   &b[5], &end) != 6)
-		return cli_err(-EINVAL, "invalid MAC '%s': expected aa:bb:cc:dd:ee:ff", s);
+		return err_usage(e, -EINVAL, "invalid MAC '%s': expected aa:bb:cc:dd:ee:ff", s);
 	for (i = 0; i < 17; i++)
 		if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return cli_err(-EINVAL, "invalid MAC '%s': expected aa:bb:cc:dd:ee:ff", s);
+			return err_usage(e, -EINVAL, "invalid MAC '%s': expected aa:bb:cc:dd:ee:ff", s);
 	for (i = 0; i < 6; i++)
 		mac[i] = b[i];
 	if (mac[0] & 1)
-		return cli_err(-EINVAL, "invalid MAC '%s': multicast or broadcast", s);
+		return err_usage(e, -EINVAL, "invalid MAC '%s': multicast or broadcast", s);
 	if (!(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
-		return cli_err(-EINVAL, "invalid MAC '%s': all zero", s);
+		return err_usage(e, -EINVAL, "invalid MAC '%s': all zero", s);
 	return 0;
 }
 
-int parse_seed(const char *s, __u64 *seed)
+int parse_seed(const char *s, __u64 *seed, struct chlb_err *e)
 {
 	const char *p = s;
 	char *end;
@@ -161,7 +161,7 @@ int parse_seed(const char *s, __u64 *seed)
 	if (!strncmp(p, "0x", 2) || !strncmp(p, "0X", 2))
 		p += 2;
 	if (!*p || strlen(p) > 16 || strspn(p, "0123456789abcdefABCDEF") != strlen(p))
-		return cli_err(-EINVAL, "invalid seed '%s': expected up to 16 hex digits", s);
+		return err_usage(e, -EINVAL, "invalid seed '%s': expected up to 16 hex digits", s);
 	*seed = strtoull(p, &end, 16);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Strict parsers for command-line values. Each returns 0 or a negative
- * error with a message naming the bad value recorded through cli_err().
+ * error with a message naming the bad value recorded in e (a usage error).
  */
 #ifndef CHLB_PARSE_H
 #define CHLB_PARSE_H
@@ -9,17 +9,19 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include <chlb/chlb.h>
+#include "err.h"
 
 /* ADDR:PORT/PROTO, e.g. 10.0.0.100:80/tcp or [2001:db8::1]:443/udp */
-int parse_vip(const char *s, struct chlb_vip_key *key);
+int parse_vip(const char *s, struct chlb_vip_key *key, struct chlb_err *e);
 /* ADDR:PORT with the same bracket rules; port in host order */
-int parse_endpoint(const char *s, struct chlb_addr *addr, __u16 *port);
-int parse_addr(const char *what, const char *s, struct chlb_addr *addr);
-int parse_mac(const char *s, __u8 mac[6]);
-int parse_weight(const char *s, unsigned int *w);
+int parse_endpoint(const char *s, struct chlb_addr *addr, __u16 *port, struct chlb_err *e);
+int parse_addr(const char *what, const char *s, struct chlb_addr *addr, struct chlb_err *e);
+int parse_mac(const char *s, __u8 mac[6], struct chlb_err *e);
+int parse_weight(const char *s, unsigned int *w, struct chlb_err *e);
 /* Decimal in [min, max]; what names the option in messages. */
-int parse_u32(const char *what, const char *s, __u32 min, __u32 max, __u32 *out);
-int parse_seed(const char *s, __u64 *seed);
+int parse_u32(const char *what, const char *s, __u32 min, __u32 max, __u32 *out,
+	      struct chlb_err *e);
+int parse_seed(const char *s, __u64 *seed, struct chlb_err *e);
 
 /* Text forms; buffers of at least CLI_VIP_STRLEN / CLI_MAC_STRLEN. */
 #define CLI_VIP_STRLEN (CHLB_ADDR_STRLEN + 16)

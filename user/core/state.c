@@ -165,7 +165,7 @@ struct state_vip *state_vip_by_id(struct state *st, __u32 id)
 int state_get_vip(struct state *st, const char *text, struct state_vip **vip)
 {
 	struct chlb_vip_key key;
-	int err = parse_vip(text, &key);
+	int err = parse_vip(text, &key, CLI_E);
 
 	if (err)
 		return err;
