@@ -176,6 +176,31 @@ _Static_assert(sizeof(struct chlb_flow) == 16, "chlb_flow ABI");
 
 #define CHLB_FLOW_WAYS	4	/* struct chlb_flow_bucket: after the flow hash */
 
+/*
+ * A VIP's health check, as configured (SPEC §9, §10). The data plane never
+ * reads it; it is kept with the VIP so the configuration document round
+ * trips. type 0: no checks.
+ */
+enum chlb_health_type {
+	CHLB_HEALTH_NONE = 0,
+	CHLB_HEALTH_TCP = 1,
+	CHLB_HEALTH_HTTP = 2,
+};
+
+#define CHLB_HEALTH_PATH_LEN 128
+
+struct chlb_health {
+	__u32 type;		/* enum chlb_health_type */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	__u16 port;		/* host order */
+	__u16 expect;		/* HTTP status expected */
+	__u16 rise;		/* successes that bring a backend back */
+	__u16 fall;		/* failures that take it down */
+	char path[CHLB_HEALTH_PATH_LEN];	/* HTTP GET path, NUL-terminated */
+};
+_Static_assert(sizeof(struct chlb_health) == 148, "chlb_health ABI");
+
 /* chlb_bstats: PERCPU_ARRAY indexed by backend id */
 struct chlb_backend_stats {
 	__u64 packets;
