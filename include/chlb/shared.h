@@ -261,7 +261,8 @@ struct chlb_config {
 	__u32 flow_entries;	/* 0: flow table off */
 	__u32 udp_timeout;	/* seconds */
 	__u32 flow_map_flags;	/* 0: the set-associative flow cache */
-	__u32 reserved[3];
+	__u32 netns_ino;	/* network namespace of the attach (inode of its nsfs file) */
+	__u32 reserved[2];
 };
 _Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
 

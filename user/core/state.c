@@ -14,25 +14,12 @@
 
 #include "cli/cli.h"
 #include "parse.h"
+#include "pindir.h"
 #include "state.h"
 
 int state_lock(const char *pin_dir, bool write)
 {
-	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return cli_err(-ENOENT, "chlb is not attached (no %s); try 'chlb attach DEV'",
-				       pin_dir);
-		return cli_err(-errno, "cannot open %s: %s", pin_dir, strerror(errno));
-	}
-	if (flock(fd, write ? LOCK_EX : LOCK_SH)) {
-		int err = -errno;
-
-		close(fd);
-		return cli_err(err, "cannot lock %s: %s", pin_dir, strerror(-err));
-	}
-	return fd;
+	return pindir_lock(pin_dir, write, CLI_E);
 }
 
 static int cmp_vip_id(const void *a, const void *b)
@@ -120,7 +107,9 @@ int state_open(struct state *st, bool write)
 	err = bpf_map_lookup_elem(st->dp.config_fd, &zero, &st->cfg);
 	if (err)
 		return cli_err(err, "cannot read the config map: %s", strerror(-err));
-	err = read_vips(st);
+	err = pindir_check_netns(&st->cfg, CLI_E);
+	if (!err)
+		err = read_vips(st);
 	if (!err)
 		err = read_backends(st);
 	return err;
