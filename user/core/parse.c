@@ -12,12 +12,25 @@
 
 #include "parse.h"
 
+/*
+ * Every address has one spelling: IPv6 text for an IPv4-mapped address
+ * ("::ffff:10.0.0.1") is refused, because chlb stores it as the IPv4
+ * address 10.0.0.1 and a user who wrote IPv6 would get an IPv4 VIP or
+ * backend without noticing. addr is written only on success.
+ */
 int parse_addr(const char *what, const char *s, struct chlb_addr *addr, struct chlb_err *e)
 {
-	int err = chlb_addr_parse(s, addr);
+	char v4[CHLB_ADDR_STRLEN];
+	struct chlb_addr a;
+	int err = chlb_addr_parse(s, &a);
 
 	if (err)
 		return err_usage(e, err, "invalid %s '%s': %s", what, s, chlb_strerror(err));
+	if (chlb_addr_is_v4(&a) && strchr(s, ':')) {
+		chlb_addr_format(&a, v4, sizeof(v4));
+		return err_usage(e, -EINVAL, "invalid %s '%s': write IPv4 as %s", what, s, v4);
+	}
+	*addr = a;
 	return 0;
 }
 
