@@ -107,6 +107,17 @@ static int neigh_prompt(struct mnl_socket *nl, struct neigh_query *q)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+/*
+ * Not every valid entry names one host: the kernel maps a broadcast or
+ * multicast destination (a subnet's x.x.x.255, 224.0.0.5, ff02::1) to a
+ * group MAC without asking anyone (NUD_NOARP), and an entry written by
+ * hand may hold any MAC, zero included.
+ */
+static bool mac_is_unicast(const __u8 mac[6])
+{
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
 int neigh_resolve(int ifindex, const struct chlb_addr *addr, int timeout_ms, __u8 mac[6])
 {
 	struct neigh_query q = { .ifindex = ifindex };
@@ -133,6 +144,8 @@ int neigh_resolve(int ifindex, const struct chlb_addr *addr, int timeout_ms, __u
 out:
 	if (q.found)
 		memcpy(mac, q.mac, 6);
+	if (!err && q.found && !mac_is_unicast(q.mac))
+		err = -EBADMSG;
 	mnl_socket_close(nl);
 	return err;
 }
