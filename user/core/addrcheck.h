@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Which addresses may be a VIP or a backend, and which MACs a backend's
+ * frames may be sent to. parse_addr() only says that text is an address;
+ * these say whether forwarding to or from it makes sense, so that a typo
+ * like 10.0.0.255 or 224.0.0.1 is refused instead of flooding the segment.
+ *
+ * Every function returns 0 or a negative errno with a message naming the
+ * value and the reason recorded in e (e may be NULL).
+ */
+#ifndef CHLB_CORE_ADDRCHECK_H
+#define CHLB_CORE_ADDRCHECK_H
+
+#include <linux/types.h>
+#include <chlb/chlb.h>
+#include "err.h"
+
+/*
+ * A VIP's address. Refused, with err_usage(e, -EINVAL, ...):
+ *   unspecified   0.0.0.0, ::
+ *   broadcast     255.255.255.255
+ *   multicast     224.0.0.0/4, ff00::/8
+ *   loopback      127.0.0.0/8, ::1
+ *   link-local    169.254.0.0/16, fe80::/10
+ *   a key whose family field does not match its address bytes
+ *   an address of an interface of this host in the caller's network
+ *     namespace (getifaddrs): the VIP would take the host's own traffic
+ *     to that port (e.g. SSH to the LB) and send it to the backends.
+ * -errno with err_fail() when the host's addresses cannot be listed.
+ */
+int addrcheck_vip(const struct chlb_vip_key *key, struct chlb_err *e);
+
+/*
+ * A backend's address for vip (method dsr). Refused with
+ * err_usage(e, -EINVAL, ...): unspecified, broadcast, multicast, loopback
+ * as for VIPs, any IPv4 address in 0.0.0.0/8, and a family other than the
+ * VIP's: DSR sends the client's packet unchanged, so the backend must own
+ * the VIP's family. Link-local backends are allowed: DSR backends are on
+ * the LB's link, and the address is only used to find their MAC.
+ * The family rule is DSR's; ipip (SPEC §11) will carry its own.
+ */
+int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
+		      struct chlb_err *e);
+
+/*
+ * A MAC usable as a unicast destination: the I/G bit clear (not multicast,
+ * not broadcast) and not all zero. what is a noun phrase naming where the
+ * MAC came from; the message reads "<what> is <mac>, ...", e.g.
+ * "the neighbour table's MAC for 10.0.0.5 is 01:00:5e:00:00:01, a multicast
+ * MAC ...". Refused with err_usage(e, -EINVAL, ...).
+ */
+int addrcheck_mac(const __u8 mac[6], const char *what, struct chlb_err *e);
+
+#endif /* CHLB_CORE_ADDRCHECK_H */
