@@ -766,13 +766,12 @@ static int parse_text(const char *text, json_object **root, struct chlb_err *e)
 	if (!tok)
 		return no_memory(e);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*root = json_tokener_parse_ex(tok, text, strlen(text));
+	/* the NUL too: without it json-c waits for more after a top-level "null" */
+	*root = json_tokener_parse_ex(tok, text, strlen(text) + 1);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue && !text[strspn(text, JSON_WS)])
+	if (jerr != json_tokener_success && !text[strspn(text, JSON_WS)])
 		err = err_usage(e, -EINVAL, "empty document: expected a JSON object");
-	else if (jerr == json_tokener_continue)
-		err = syntax(e, text, end, "unexpected end of the document");
 	else if (jerr != json_tokener_success)
 		err = syntax(e, text, end, json_tokener_error_desc(jerr));
 	else if (text[end + strspn(text + end, JSON_WS)])
@@ -818,13 +817,15 @@ static int read_stream(FILE *f, const char *name, char **out, size_t *len, struc
 	int err = 0;
 
 	for (;;) {
+		if (n > DOC_MAX_BYTES) {
+			err = err_usage(e, -EFBIG, "%s: larger than %u bytes", name,
+					DOC_MAX_BYTES);
+			break;
+		}
 		if (cap - n < 2) {
-			if (cap > DOC_MAX_BYTES) {
-				err = err_usage(e, -EFBIG, "%s: larger than %u bytes", name,
-						DOC_MAX_BYTES);
-				break;
-			}
+			/* room for one byte past the limit, to see that it is passed */
 			cap = cap ? cap * 2 : 65536;
+			cap = cap < DOC_MAX_BYTES + 2 ? cap : DOC_MAX_BYTES + 2;
 			nb = realloc(buf, cap);
 			if (!nb) {
 				err = no_memory(e);
@@ -864,6 +865,8 @@ int doc_read(const char *path, struct doc *d, struct chlb_err *e)
 	f = std ? stdin : fopen(path, "r");
 	if (!f)
 		return err_fail(e, -errno, "cannot open %s: %s", name, strerror(errno));
+	if (std)
+		clearerr(f);	/* an earlier read left EOF set; read what is there now */
 	errno = 0;
 	err = read_stream(f, name, &text, &len, e);
 	if (!std)
