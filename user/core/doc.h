@@ -44,19 +44,33 @@ struct doc {
 };
 
 /*
- * Parse a document. Strict: unknown keys, wrong types, values out of range,
- * duplicate VIPs or backends are refused with the JSON path of the bad
- * value in the message ("vips[1].backends[0].weight: 0 is not in 1..256"),
- * as a usage error (-EINVAL). Defaults are filled in (weight 1, state
- * active, method dsr, health fields). On error d is left empty.
+ * Parse a document. Strict: unknown keys, wrong types (1.5 and "2" are not
+ * integers), values out of range, duplicate keys in one object, duplicate
+ * VIPs (same parsed key) or backends (same address in one VIP) are refused
+ * with the JSON path of the bad value in the message
+ * ("vips[1].backends[0].weight: 0 is not in 1..256"), as a usage error
+ * (-EINVAL); invalid JSON names its line and column instead. Defaults are
+ * filled in (weight 1, state active, method dsr; health: port = the VIP's,
+ * interval_ms 2000, timeout_ms min(1000, interval_ms), rise 2, fall 3, and
+ * for http path "/" and expect 200; a tcp check has path "" and expect 0).
+ * VIPs and backends stay in document order. On error d is left empty
+ * (zeroed, nothing allocated); -ENOMEM is a run-time error.
  */
 int doc_parse(const char *text, struct doc *d, struct chlb_err *e);
-/* Read and parse FILE, or standard input for "-". */
+/*
+ * Read and parse FILE, or standard input for "-". A file that cannot be
+ * opened or read is a run-time error naming it (-errno); an empty file, a
+ * NUL byte or more than 64 MiB is an invalid document (usage). Messages
+ * about the content are doc_parse()'s, without the file name.
+ */
 int doc_read(const char *path, struct doc *d, struct chlb_err *e);
 /*
  * The canonical text: keys in a fixed order, VIPs sorted by
  * (family, address, port, protocol), backends by address, every default
- * written out, two-space indentation, a final newline. malloc'ed.
+ * written out, two-space indentation, a final newline. malloc'ed; NULL
+ * when out of memory. A value with no name (a method, state or check type
+ * this version does not know) is written as its number, which doc_parse()
+ * refuses. doc_format(parse(doc_format(x))) == doc_format(x).
  */
 char *doc_format(const struct doc *d);
 /* Sort VIPs and backends into canonical order (doc_format does it on a copy). */
