@@ -612,7 +612,7 @@ static void write_file(const char *path, const char *data, size_t len)
 	fclose(f);
 }
 
-/* Files and standard input; an unreadable file is a run-time error. */
+/* Files and standard input read alike. */
 static void test_read(void)
 {
 	char path[64], *want = dq(spec_doc), *t1, *t2;
@@ -642,6 +642,15 @@ static void test_read(void)
 	free(t1);
 	free(t2);
 	free(want);
+}
+
+/* Unreadable is a run-time error; empty, NUL and endless are invalid documents. */
+static void test_read_errors(void)
+{
+	struct chlb_err e;
+	struct doc d;
+	char path[64];
+	int fd, saved;
 
 	snprintf(path, sizeof(path), "%s/missing.json", tmpdir);
 	err_clear(&e);
@@ -708,6 +717,7 @@ int main(void)
 		{ "thousands of backends, first repeat named", test_many_backends },
 		{ "values without names still print", test_format_unnamed },
 		{ "files and standard input", test_read },
+		{ "unreadable, empty, NUL, endless input", test_read_errors },
 		CU_TEST_INFO_NULL,
 	};
 	static CU_SuiteInfo suites[] = {
