@@ -116,6 +116,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_flows SEC(".maps");
 
+/* Controller-only maps: the program never reads them (shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct chlb_health);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_vip_health SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS + CHLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct chlb_journal_rec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_journal SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_journal_head);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_journal_head SEC(".maps");
+
 /* Userspace's record of the attach parameters; the program never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -5,7 +5,8 @@
  * configures VIPs and backends with it, then for 10,000 random five-tuples
  * per VIP runs a frame through the pinned program (BPF_PROG_TEST_RUN) and
  * compares the backend whose MAC it wrote with lookup_flow(), the function
- * behind `chlb lookup`. A sample also goes through the chlb binary itself,
+ * behind `chlb lookup`; the live table it reads must be the one the model
+ * builds (no drift). A sample also goes through the chlb binary itself,
  * and `chlb -j stats` must then show exactly the packets, bytes and new
  * flows (SYNs) sent to each backend.
  */
@@ -28,7 +29,9 @@
 #include <CUnit/Basic.h>
 
 #include "cli/cli.h"
-#include "cli/lookup.h"
+#include "cli/commands.h"
+#include "core/build.h"
+#include "core/lookup.h"
 #include "helpers/cu_main.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
@@ -320,15 +323,37 @@ static void check_counts(const char *vip, const struct counts *v0, const struct 
 	CU_ASSERT_EQUAL(wrong, 0);
 }
 
+/* Open the instance and find the case's VIP; its live table must be the model's. */
+static int open_vip(struct inst *in, const char *text, struct model_vip **vip)
+{
+	__u32 *live, *built;
+	int err, drift = 1;
+
+	in->lock_fd = -1;
+	err = inst_open(in, pin_dir, false, CLI_E);
+	if (!err)
+		err = inst_get_vip(in, text, vip, CLI_E);
+	if (err)
+		return err;
+	live = calloc(in->m.table_size, sizeof(*live));
+	built = calloc(in->m.table_size, sizeof(*built));
+	if (live && built && !build_table(&in->m, (*vip)->info.id, built, CLI_E) &&
+	    !chlb_dp__get_table(&in->dp, (*vip)->info.id, live))
+		drift = memcmp(live, built, in->m.table_size * sizeof(*live)) != 0;
+	free(live);
+	free(built);
+	CU_ASSERT_EQUAL(drift, 0);
+	return 0;
+}
+
 static void agree(const struct vip_case *c)
 {
 	static struct counts b0[MAX_IDS], want_b[MAX_IDS];
 	struct counts v0, want_v = {};
-	struct chlb_ring *ring = NULL;
 	struct lookup_result r;
-	struct state_vip *vip;
+	struct model_vip *vip;
 	struct chlb_addr client;
-	struct state st;
+	struct inst st;
 	char text[64], endpoint[80];
 	int i, len, wrong = 0, bin_wrong = 0, bin_runs = 0, dropped = 0;
 	__u32 verdict;
@@ -337,17 +362,17 @@ static void agree(const struct vip_case *c)
 
 	memset(want_b, 0, sizeof(want_b));
 	CU_ASSERT_FATAL(binary_stats(c->vip, &v0, b0) == 0);
-	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
+	CU_ASSERT_FATAL(open_vip(&st, c->vip, &vip) == 0);
 	for (i = 0; i < TUPLES; i++) {
 		random_client(c->family, text, sizeof(text), &client);
 		sport = 1024 + next_rand() % 64000;
 		len = run_frame(c, text, sport, &verdict, dmac);
 		CU_ASSERT_FATAL(len > 0);
-		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &client, sport, &r) == 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, &client, sport, &r, CLI_E) == 0);
 		if (r.id < 0)
 			wrong += verdict != XDP_DROP;
 		else
-			wrong += verdict != XDP_TX || memcmp(dmac, st.backends[r.id].mac, 6);
+			wrong += verdict != XDP_TX || memcmp(dmac, st.m.backends[r.id].mac, 6);
 		dropped += verdict == XDP_DROP;
 		want_v.packets++;
 		want_v.bytes += len;
@@ -356,7 +381,7 @@ static void agree(const struct vip_case *c)
 			want_b[r.id].packets++;
 			want_b[r.id].bytes += len;
 			/* with a flow table every fresh five-tuple is a new flow */
-			want_b[r.id].extra += st.cfg.flow_entries ? 1 :
+			want_b[r.id].extra += st.m.cfg.flow_entries ? 1 :
 					      c->proto == IPPROTO_TCP && (sport & 1);
 		}
 		if (i % BINARY_EVERY)
@@ -374,8 +399,7 @@ static void agree(const struct vip_case *c)
 	CU_ASSERT_EQUAL(bin_runs, TUPLES / BINARY_EVERY);
 	CU_ASSERT_EQUAL(dropped, c->nbackends ? 0 : TUPLES);
 	check_counts(c->vip, &v0, b0, &want_v, want_b);
-	chlb_ring__free(ring);
-	state_close(&st);
+	inst_close(&st);
 }
 
 static void test_v4_tcp(void) { agree(&cases[0]); }
@@ -402,45 +426,42 @@ static void test_existing_flows(void)
 {
 	static struct { char text[64]; struct chlb_addr a; __u16 port; int first; } t[1000];
 	const struct vip_case *c = &cases[1];
-	struct chlb_ring *ring = NULL;
 	struct lookup_result r;
-	struct state_vip *vip;
-	struct state st;
+	struct model_vip *vip;
+	struct inst st;
 	char addr[64];
 	int i, moved = 0, wrong = 0, flows;
 	__u32 verdict;
 	__u8 dmac[6];
 
-	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
-	flows = st.cfg.flow_entries != 0;
+	CU_ASSERT_FATAL(open_vip(&st, c->vip, &vip) == 0);
+	flows = st.m.cfg.flow_entries != 0;
 	for (i = 0; i < 1000; i++) {
 		random_client(c->family, t[i].text, sizeof(t[i].text), &t[i].a);
 		t[i].port = 1024 + next_rand() % 64000;
 		CU_ASSERT_FATAL(run_frame(c, t[i].text, t[i].port, &verdict, dmac) > 0);
-		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &t[i].a, t[i].port, &r) == 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, &t[i].a, t[i].port, &r, CLI_E) == 0);
 		t[i].first = r.id;
 		wrong += r.flow_id != (flows ? r.id : -1);
 	}
-	chlb_ring__free(ring);
-	state_close(&st);
+	inst_close(&st);
 	/* Weight 1 -> 4: the first backend takes slots from the others. */
 	backend_addr(c, 0, addr, sizeof(addr));
 	CU_ASSERT_FATAL(cmd(do_backend, "set", c->vip, addr, "--weight", "4", NULL) == 0);
-	CU_ASSERT_FATAL(lookup_open_ring(&st, c->vip, &vip, &ring) == 0);
+	CU_ASSERT_FATAL(open_vip(&st, c->vip, &vip) == 0);
 	for (i = 0; i < 1000; i++) {
 		CU_ASSERT_FATAL(run_frame(c, t[i].text, t[i].port, &verdict, dmac) > 0);
-		CU_ASSERT_FATAL(lookup_flow(&st, vip, ring, &t[i].a, t[i].port, &r) == 0);
+		CU_ASSERT_FATAL(lookup_flow(&st, vip, &t[i].a, t[i].port, &r, CLI_E) == 0);
 		moved += r.id != t[i].first;
 		if (flows)
 			wrong += r.flow_id != t[i].first ||
-				 memcmp(dmac, st.backends[t[i].first].mac, 6);
+				 memcmp(dmac, st.m.backends[t[i].first].mac, 6);
 		else
-			wrong += r.flow_id != -1 || memcmp(dmac, st.backends[r.id].mac, 6);
+			wrong += r.flow_id != -1 || memcmp(dmac, st.m.backends[r.id].mac, 6);
 	}
 	CU_ASSERT(moved > 0);	/* the change did move some of these flows' slots */
 	CU_ASSERT_EQUAL(wrong, 0);
-	chlb_ring__free(ring);
-	state_close(&st);
+	inst_close(&st);
 }
 
 /*

@@ -787,9 +787,9 @@ static void test_pinned(void)
 	snprintf(missing, sizeof(missing), "%s-missing", dir);
 	pin_dir_remove(dir);
 	opts.pin_dir = dir;
-	CU_ASSERT_EQUAL(chlb_dp__open_pinned(dir, &pd), -ENOENT);
+	CU_ASSERT_EQUAL(chlb_dp__open_pinned(dir, &pd, NULL, 0), -ENOENT);
 	CU_ASSERT_FATAL(chlb_dp__load(&opts, &a) == 0);
-	CU_ASSERT_FATAL(chlb_dp__open_pinned(dir, &pd) == 0);
+	CU_ASSERT_FATAL(chlb_dp__open_pinned(dir, &pd, NULL, 0) == 0);
 	CU_ASSERT(pd.table_size == 11 && pd.max_vips == 3 && pd.max_backends == 5);
 	CU_ASSERT(pd.owns_fds && pd.ncpus > 0);
 	CU_ASSERT_FATAL(bpf_map_lookup_elem(pd.config_fd, &zero, &cfg) == 0);
@@ -811,7 +811,7 @@ static void test_pinned(void)
 	CU_ASSERT_EQUAL(pd.vips_fd, -1);
 	pin_dir_remove(dir);
 	CU_ASSERT_EQUAL(access(dir, F_OK), -1);
-	CU_ASSERT_EQUAL(chlb_dp__open_pinned(missing, &pd), -ENOENT);
+	CU_ASSERT_EQUAL(chlb_dp__open_pinned(missing, &pd, NULL, 0), -ENOENT);
 }
 
 static void test_bad_opts(void)

@@ -48,6 +48,16 @@
 #define CHLB_MAP_VIP_INDEX	"chlb_vip_index"
 #define CHLB_MAP_VIP_PORTS	"chlb_vip_ports"
 #define CHLB_MAP_FLOWS		"chlb_flows"
+#define CHLB_MAP_VIP_HEALTH	"chlb_vip_health"
+#define CHLB_MAP_JOURNAL	"chlb_journal"
+#define CHLB_MAP_JOURNAL_HEAD	"chlb_journal_head"
+
+/*
+ * The layout of the pinned maps, recorded in chlb_config.version at attach.
+ * A chlb whose layout differs refuses the pins with a message instead of
+ * misreading them. 2: health, journal, netns.
+ */
+#define CHLB_ABI_VERSION	2
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -61,6 +71,7 @@ enum chlb_method {
 enum chlb_backend_flags {
 	CHLB_BACKEND_F_IN_USE = 1 << 0,
 	CHLB_BACKEND_F_DRAINING = 1 << 1,
+	CHLB_BACKEND_F_MAC_SET = 1 << 2,	/* MAC given by the user, not resolved */
 };
 
 /*
@@ -201,6 +212,46 @@ struct chlb_health {
 };
 _Static_assert(sizeof(struct chlb_health) == 148, "chlb_health ABI");
 
+/*
+ * The controller's undo journal (the XDP program never reads it).
+ * chlb_journal_head: ARRAY[1]; chlb_journal: ARRAY of 2 * max_vips +
+ * max_backends records. Before a transaction writes the model (chlb_vips,
+ * chlb_vip_health, chlb_backends), it records every entry it will change
+ * as it was, then sets the head pending with one update: the commit of the
+ * undo log. When the transaction has published, the head goes idle again.
+ * A process that finds the head pending (the writer failed or was killed)
+ * restores those entries and re-publishes: the instance is as it was before
+ * the interrupted command, and retrying that command succeeds.
+ */
+enum chlb_journal_state {
+	CHLB_JOURNAL_IDLE = 0,
+	CHLB_JOURNAL_PENDING = 1,
+};
+
+struct chlb_journal_head {
+	__u32 state;		/* enum chlb_journal_state */
+	__u32 count;		/* records 0..count-1 of chlb_journal */
+	__u64 seq;		/* transactions begun on this instance */
+};
+_Static_assert(sizeof(struct chlb_journal_head) == 16, "chlb_journal_head ABI");
+
+enum chlb_journal_kind {
+	CHLB_JREC_VIP = 1,	/* vip_key was vip_info + health, or absent */
+	CHLB_JREC_BACKEND = 2,	/* chlb_backends[id] was backend */
+};
+
+struct chlb_journal_rec {
+	__u32 kind;		/* enum chlb_journal_kind */
+	__u32 present;		/* VIP: it existed */
+	__u32 id;		/* backend id */
+	__u32 pad;
+	struct chlb_vip_key vip_key;
+	struct chlb_vip_info vip_info;
+	struct chlb_health health;
+	struct chlb_backend backend;
+};
+_Static_assert(sizeof(struct chlb_journal_rec) == 240, "chlb_journal_rec ABI");
+
 /* chlb_bstats: PERCPU_ARRAY indexed by backend id */
 struct chlb_backend_stats {
 	__u64 packets;
@@ -255,7 +306,7 @@ struct chlb_config {
 	__u32 algo;		/* enum chlb_algo in the library header */
 	__u32 ifindex;
 	__u32 xdp_mode;		/* 1 native, 2 skb */
-	__u32 version;
+	__u32 version;		/* CHLB_ABI_VERSION of the chlb that attached */
 	__u8 if_mac[6];
 	__u8 pad[2];
 	__u32 flow_entries;	/* 0: flow table off */

@@ -144,7 +144,7 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 	enum chlb_algo algo = CHLB_ALGO_RING;
 	int err;
 
-	*c = (struct chlb_config){ .xdp_mode = CLI_XDP_NATIVE, .version = 1,
+	*c = (struct chlb_config){ .xdp_mode = CLI_XDP_NATIVE, .version = CHLB_ABI_VERSION,
 				   .table_size = CHLB_DEFAULT_TABLE_SIZE,
 				   .vnodes = CHLB_DEFAULT_VNODES,
 				   .max_vips = CHLB_DEFAULT_MAX_VIPS,

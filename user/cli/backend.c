@@ -1,21 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * chlb backend add | del | set. Each change is written so the data plane
- * never sees a table that refers to a missing entry: add writes the entry
- * (unreferenced) before the swap, del swaps before clearing the entry.
+ * chlb backend add | del | set: each is a one-change transaction of the
+ * core (core/txn.h), which orders the writes and rolls back failures.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backend.h"
 #include "cli.h"
-#include "net/neigh.h"
 #include "core/parse.h"
-#include "core/state.h"
-
-#define NEIGH_TIMEOUT_MS 1500
+#include "core/inst.h"
+#include "core/txn.h"
 
 int backend_help(void)
 {
@@ -33,11 +29,12 @@ int backend_help(void)
 	return 0;
 }
 
-/* The VIP and backend address every backend command starts with. */
+/* The VIP and backend address every backend change starts with. */
 struct target {
-	struct state st;
-	struct state_vip *vip;
-	struct chlb_addr addr;
+	struct inst in;
+	struct txn *t;
+	struct chlb_vip_key vip;
+	struct txn_backend b;
 	const char *vip_text, *addr_text;
 };
 
@@ -58,46 +55,51 @@ static int target_args(int argc, char **argv, struct cli_opt *o, struct target *
 		return err;
 	t->vip_text = pos[0];
 	t->addr_text = pos[1];
-	return 0;
+	t->b.state = -1;
+	err = parse_vip(t->vip_text, &t->vip, CLI_E);
+	return err ? err : parse_addr("backend address", t->addr_text, &t->b.addr, CLI_E);
 }
 
-static int open_target(struct target *t, bool must_exist)
+static int begin(struct target *t)
 {
-	int err, id;
+	int err = inst_open(&t->in, cli.pin_dir, true, CLI_E);
 
-	err = parse_addr("backend address", t->addr_text, &t->addr, CLI_E);
-	if (err)
-		return err;
-	err = state_open(&t->st, true);
+	return err ? err : txn_begin(&t->in, &t->t, CLI_E);
+}
+
+static int commit(struct target *t)
+{
+	struct txn_result r;
+	int err = txn_commit(t->t, &r, CLI_E);
+
 	if (!err)
-		err = state_get_vip(&t->st, t->vip_text, &t->vip);
-	if (err)
-		return err;
-	id = state_find_backend(&t->st, t->vip->info.id, &t->addr);
-	if (must_exist && id < 0)
-		return cli_err(-ENOENT, "unknown backend '%s' in VIP '%s'", t->addr_text,
-			       t->vip_text);
-	if (!must_exist && id >= 0)
-		return cli_err(-EEXIST, "backend '%s' already in VIP '%s'", t->addr_text,
-			       t->vip_text);
-	return must_exist ? id : 0;
+		cli_debug("chlb: %d tables swapped, %d entries written\n", r.swaps, r.entries);
+	return err;
 }
 
-static void print_result(const char *action, struct target *t, int id)
+static void finish(struct target *t)
 {
-	const struct chlb_backend *b = &t->st.backends[id];
+	txn_free(t->t);
+	inst_close(&t->in);
+}
+
+static void print_result(const char *action, struct target *t)
+{
+	const struct model_vip *v = model_find_vip(&t->in.m, &t->vip);
+	int id = v ? model_find_backend(&t->in.m, v->info.id, &t->b.addr) : -1;
+	const struct chlb_backend *b = id >= 0 ? &t->in.m.backends[id] : NULL;
 	struct json_object *o;
 	char mac[CLI_MAC_STRLEN];
 
 	if (!cli.json)
 		return;
 	o = json_object_new_object();
-	format_mac(b->mac, mac, sizeof(mac));
 	json_object_object_add(o, "action", json_object_new_string(action));
 	json_object_object_add(o, "vip", json_object_new_string(t->vip_text));
 	json_object_object_add(o, "address", json_object_new_string(t->addr_text));
-	json_object_object_add(o, "id", json_object_new_int(id));
-	if (b->flags & CHLB_BACKEND_F_IN_USE) {
+	if (b) {
+		format_mac(b->mac, mac, sizeof(mac));
+		json_object_object_add(o, "id", json_object_new_int(id));
 		json_object_object_add(o, "weight", json_object_new_int(b->weight));
 		json_object_object_add(o, "mac", json_object_new_string(mac));
 		json_object_object_add(o, "state",
@@ -111,90 +113,58 @@ const char *backend_state_name(__u32 flags)
 	return flags & CHLB_BACKEND_F_DRAINING ? "draining" : "active";
 }
 
-static int resolve_mac(struct target *t, __u8 mac[6])
-{
-	char ifname[IF_NAMESIZE] = "?";
-	int err;
-
-	err = neigh_resolve(t->st.cfg.ifindex, &t->addr, NEIGH_TIMEOUT_MS, mac);
-	if (err) {
-		if_indextoname(t->st.cfg.ifindex, ifname);
-		return cli_err(err, "cannot resolve the MAC of %s on %s (%s); give --mac",
-			       t->addr_text, ifname, strerror(-err));
-	}
-	return 0;
-}
-
 static int backend_add(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--mac", CLI_ARG_REQ), {} };
-	struct chlb_backend b = { .weight = 1, .flags = CHLB_BACKEND_F_IN_USE };
-	struct target t = { .st.lock_fd = -1 };
-	unsigned int w;
-	int id, err;
+	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
+	unsigned int w = 1;
+	__u8 mac[6];
+	int err;
 
 	err = target_args(argc, argv, o, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	if ((o[0].val && parse_weight(o[0].val, &w, CLI_E)) || (o[1].val && parse_mac(o[1].val, b.mac, CLI_E)))
+	if ((o[0].val && parse_weight(o[0].val, &w, CLI_E)) ||
+	    (o[1].val && parse_mac(o[1].val, mac, CLI_E)))
 		return -EINVAL;
-	if (o[0].val)
-		b.weight = w;
-	err = open_target(&t, false);
-	if (err < 0)
-		goto out;
-	id = state_free_backend_id(&t.st);
-	err = id < 0 ? id : o[1].val ? 0 : resolve_mac(&t, b.mac);
-	if (err)
-		goto out;
-	memcpy(b.addr, t.addr.bytes, CHLB_ADDR_LEN);
-	b.vip_id = t.vip->info.id;
-	/* a new life of the id: flows recorded for its last backend re-hash */
-	b.gen = t.st.backends[id].gen + 1;
-	err = chlb_dp__reset_backend_stats(&t.st.dp, id);
+	t.b.weight = w;
+	t.b.mac = o[1].val ? mac : NULL;
+	t.b.state = CHLB_STATE_ACTIVE;
+	err = begin(&t);
 	if (!err)
-		err = state_write_backend(&t.st, id, &b);
-	if (!err) {
-		err = state_apply(&t.st, b.vip_id);
-		if (err)
-			state_clear_backend(&t.st, id);
-	}
+		err = txn_backend_add(t.t, &t.vip, &t.b, CLI_E);
 	if (!err)
-		print_result("add", &t, id);
-out:
-	state_close(&t.st);
+		err = commit(&t);
+	if (!err)
+		print_result("add", &t);
+	finish(&t);
 	return err;
 }
 
 static int backend_del(int argc, char **argv)
 {
-	struct chlb_backend old;
-	struct target t = { .st.lock_fd = -1 };
-	int id, err;
+	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
+	int err;
 
 	err = target_args(argc, argv, NULL, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	id = err = open_target(&t, true);
-	if (err < 0)
-		goto out;
-	/* Swap in a table without it, then retire the entry. */
-	old = t.st.backends[id];
-	t.st.backends[id].flags = 0;
-	err = state_apply(&t.st, old.vip_id);
-	t.st.backends[id] = old;
+	err = begin(&t);
 	if (!err)
-		err = state_clear_backend(&t.st, id);
+		err = txn_backend_del(t.t, &t.vip, &t.b.addr, CLI_E);
 	if (!err)
-		print_result("del", &t, id);
-out:
-	state_close(&t.st);
+		err = commit(&t);
+	if (!err)
+		print_result("del", &t);
+	finish(&t);
 	return err;
 }
 
-static int set_flags(struct cli_opt *o, struct chlb_backend *b)
+/* The contract is (--weight W | --drain | --undrain): exactly one. */
+static int set_opts(struct cli_opt *o, struct txn_backend *b)
 {
-	/* The contract is (--weight W | --drain | --undrain): exactly one. */
+	unsigned int w;
+
 	if (!o[0].set && !o[1].set && !o[2].set)
 		return cli_err(-EINVAL, "backend set: give --weight W, --drain or --undrain");
 	if (o[1].set && o[2].set)
@@ -202,10 +172,10 @@ static int set_flags(struct cli_opt *o, struct chlb_backend *b)
 	if (o[0].set && (o[1].set || o[2].set))
 		return cli_err(-EINVAL, "backend set: --weight and --%s conflict",
 			       o[1].set ? "drain" : "undrain");
-	if (o[1].set)
-		b->flags |= CHLB_BACKEND_F_DRAINING;
-	if (o[2].set)
-		b->flags &= ~CHLB_BACKEND_F_DRAINING;
+	if (o[0].val && parse_weight(o[0].val, &w, CLI_E))
+		return -EINVAL;
+	b->weight = o[0].val ? w : 0;
+	b->state = o[1].set ? CHLB_STATE_DRAINING : o[2].set ? CHLB_STATE_ACTIVE : -1;
 	return 0;
 }
 
@@ -213,33 +183,22 @@ static int backend_set(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--drain", CLI_ARG_NONE),
 			       CLI_OPT("--undrain", CLI_ARG_NONE), {} };
-	struct chlb_backend old, b = {};
-	struct target t = { .st.lock_fd = -1 };
-	unsigned int w = 0;
-	int id, err;
+	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
+	int err;
 
 	err = target_args(argc, argv, o, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	if ((o[0].val && parse_weight(o[0].val, &w, CLI_E)) || set_flags(o, &b))
-		return -EINVAL;
-	id = err = open_target(&t, true);
-	if (err < 0)
-		goto out;
-	old = b = t.st.backends[id];
-	set_flags(o, &b);
-	if (w)
-		b.weight = w;
-	err = state_write_backend(&t.st, id, &b);
-	if (!err) {
-		err = state_apply(&t.st, b.vip_id);
-		if (err)
-			state_write_backend(&t.st, id, &old);
-	}
+	err = set_opts(o, &t.b);
 	if (!err)
-		print_result("set", &t, id);
-out:
-	state_close(&t.st);
+		err = begin(&t);
+	if (!err)
+		err = txn_backend_set(t.t, &t.vip, &t.b, CLI_E);
+	if (!err)
+		err = commit(&t);
+	if (!err)
+		print_result("set", &t);
+	finish(&t);
 	return err;
 }
 

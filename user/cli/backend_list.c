@@ -11,13 +11,13 @@
 #include "backend.h"
 #include "cli.h"
 #include "core/parse.h"
-#include "core/state.h"
+#include "core/inst.h"
 #include "table.h"
 
 struct row {
 	__u32 id;
 	const struct chlb_backend *b;
-	const struct state_vip *vip;
+	const struct model_vip *vip;
 	__u32 slots;
 };
 
@@ -31,19 +31,19 @@ static int cmp_row(const void *a, const void *b)
 }
 
 /* Count each backend's slots in a VIP's live table into per-id counts. */
-static int count_slots(struct state *st, __u32 vip_id, __u32 *per_id)
+static int count_slots(struct inst *in, __u32 vip_id, __u32 *per_id)
 {
-	__u32 m = st->dp.table_size, s, *slots = calloc(m, sizeof(*slots));
+	__u32 m = in->dp.table_size, s, *slots = calloc(m, sizeof(*slots));
 	int err;
 
 	if (!slots)
 		return -ENOMEM;
-	err = chlb_dp__get_table(&st->dp, vip_id, slots);
+	err = chlb_dp__get_table(&in->dp, vip_id, slots);
 	if (err == -ENOENT)
 		err = 0;
 	else if (!err)
 		for (s = 0; s < m; s++)
-			if (slots[s] < st->dp.max_backends)
+			if (slots[s] < in->dp.max_backends)
 				per_id[slots[s]]++;
 	free(slots);
 	if (err)
@@ -106,22 +106,22 @@ static int print_plain(struct row *rows, int n, __u32 m)
 }
 
 /* Rows for one VIP, or for all of them when only is NULL. */
-static int collect(struct state *st, const struct state_vip *only, struct row *rows,
+static int collect(struct inst *in, const struct model_vip *only, struct row *rows,
 		   __u32 *per_id)
 {
 	int i, n = 0, err = 0;
 	__u32 id;
 
-	for (i = 0; !err && i < st->nvips; i++)
-		if (!only || only == &st->vips[i])
-			err = count_slots(st, st->vips[i].info.id, per_id);
-	for (id = 0; !err && id < st->dp.max_backends; id++) {
-		const struct chlb_backend *b = &st->backends[id];
-		const struct state_vip *v;
+	for (i = 0; !err && i < in->m.nvips; i++)
+		if (!only || only == &in->m.vips[i])
+			err = count_slots(in, in->m.vips[i].info.id, per_id);
+	for (id = 0; !err && id < in->m.max_backends; id++) {
+		const struct chlb_backend *b = &in->m.backends[id];
+		const struct model_vip *v;
 
 		if (!(b->flags & CHLB_BACKEND_F_IN_USE))
 			continue;
-		v = state_vip_by_id(st, b->vip_id);
+		v = model_vip_by_id(&in->m, b->vip_id);
 		if (!v || (only && v != only))
 			continue;
 		rows[n++] = (struct row){ .id = id, .b = b, .vip = v, .slots = per_id[id] };
@@ -132,35 +132,35 @@ static int collect(struct state *st, const struct state_vip *only, struct row *r
 int backend_list(int argc, char **argv)
 {
 	static const char *const names[] = { "VIP" };
-	struct state_vip *only = NULL;
+	struct inst in = { .lock_fd = -1 };
+	struct model_vip *only = NULL;
 	struct row *rows = NULL;
 	__u32 *per_id = NULL;
 	const char *text;
-	struct state st;
 	int n, err;
 
 	err = cli_args(argc, argv, NULL, &text, 0, 1, names, &n);
 	if (err)
 		return err == CLI_HELP ? backend_help() : err;
-	err = state_open(&st, false);
+	err = inst_open(&in, cli.pin_dir, false, CLI_E);
 	if (!err && n)
-		err = state_get_vip(&st, text, &only);
+		err = inst_get_vip(&in, text, &only, CLI_E);
 	if (err)
 		goto out;
-	rows = calloc(st.dp.max_backends, sizeof(*rows));
-	per_id = calloc(st.dp.max_backends, sizeof(*per_id));
-	n = err = rows && per_id ? collect(&st, only, rows, per_id) : -ENOMEM;
+	rows = calloc(in.m.max_backends, sizeof(*rows));
+	per_id = calloc(in.m.max_backends, sizeof(*per_id));
+	n = err = rows && per_id ? collect(&in, only, rows, per_id) : -ENOMEM;
 	if (err < 0)
 		goto out;
 	err = 0;
 	qsort(rows, n, sizeof(*rows), cmp_row);
 	if (cli.json)
-		print_json(rows, n, st.dp.table_size);
+		print_json(rows, n, in.m.table_size);
 	else
-		err = print_plain(rows, n, st.dp.table_size);
+		err = print_plain(rows, n, in.m.table_size);
 out:
 	free(per_id);
 	free(rows);
-	state_close(&st);
+	inst_close(&in);
 	return err;
 }

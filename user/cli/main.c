@@ -15,6 +15,7 @@
 
 #include <chlb/chlb.h>
 #include "cli.h"
+#include "commands.h"
 
 enum { EXIT_OK = 0 };
 
@@ -31,7 +32,9 @@ static int usage(void)
 	       "                      set VIP ADDR (--weight W | --drain | --undrain) | list [VIP] }\n"
 	       "       chlb stats [VIP] [--watch [SECONDS]]\n"
 	       "       chlb lookup VIP CLIENT_ADDR:CLIENT_PORT\n"
-	       "       chlb route VIP KEY\n" CLI_HELP_GRAMMAR
+	       "       chlb route VIP KEY\n"
+	       "       chlb sync\n"
+	       "       chlb config { export [VIP] | apply FILE|- [--dry-run] }\n" CLI_HELP_GRAMMAR
 	       "OPTIONS: -j|--json  -p|--pretty  -d|--pin-dir DIR (default $CHLB_PIN_DIR or %s)\n"
 	       "         -v (more detail on stderr)  -h|--help  --version\n"
 	       "Every command takes --help.\n",
@@ -42,7 +45,8 @@ static int usage(void)
 static const struct cli_cmd cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "status", do_status },
 	{ "vip", do_vip },	   { "backend", do_backend }, { "stats", do_stats },
-	{ "lookup", do_lookup },   { "route", do_route },	{}
+	{ "lookup", do_lookup },   { "route", do_route },	{ "sync", do_sync },
+	{ "config", do_config },   {}
 };
 
 /* libbpf and libxdp speak only with -v; we print one actionable line. */

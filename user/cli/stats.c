@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "counters.h"
 #include "core/parse.h"
-#include "core/state.h"
 #include "stats.h"
 #include "table.h"
 

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "core/state.h"
+#include "core/inst.h"
 #include "stats.h"
 
 double snap_now(void)
@@ -17,13 +17,13 @@ double snap_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int snap_backends(struct state *st, const struct state_vip *v, struct snap *s)
+static int snap_backends(struct inst *in, const struct model_vip *v, struct snap *s)
 {
 	__u32 id;
 	int err = 0;
 
-	for (id = 0; !err && id < st->dp.max_backends; id++) {
-		const struct chlb_backend *b = &st->backends[id];
+	for (id = 0; !err && id < in->m.max_backends; id++) {
+		const struct chlb_backend *b = &in->m.backends[id];
 		struct bsnap *o = &s->b[s->nb];
 
 		if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->vip_id != v->info.id)
@@ -31,7 +31,7 @@ static int snap_backends(struct state *st, const struct state_vip *v, struct sna
 		o->vip = v->key;
 		o->id = id;
 		memcpy(o->addr, b->addr, CHLB_ADDR_LEN);
-		err = chlb_dp__backend_stats(&st->dp, id, &o->s);
+		err = chlb_dp__backend_stats(&in->dp, id, &o->s);
 		s->nb++;
 	}
 	return err;
@@ -39,35 +39,35 @@ static int snap_backends(struct state *st, const struct state_vip *v, struct sna
 
 int snap_take(const char *vip_text, struct snap *s)
 {
-	struct state_vip *only = NULL;
-	struct state st;
+	struct inst in = { .lock_fd = -1 };
+	struct model_vip *only = NULL;
 	int i, err;
 
 	memset(s, 0, sizeof(*s));
-	err = state_open(&st, false);
+	err = inst_open(&in, cli.pin_dir, false, CLI_E);
 	if (!err && vip_text)
-		err = state_get_vip(&st, vip_text, &only);
+		err = inst_get_vip(&in, vip_text, &only, CLI_E);
 	if (err)
 		goto out;
-	s->v = calloc(st.nvips ? st.nvips : 1, sizeof(*s->v));
-	s->b = calloc(st.dp.max_backends, sizeof(*s->b));
-	err = s->v && s->b ? chlb_dp__global_stats(&st.dp, &s->g) : -ENOMEM;
-	for (i = 0; !err && i < st.nvips; i++) {
-		struct state_vip *v = &st.vips[i];
+	s->v = calloc(in.m.nvips ? in.m.nvips : 1, sizeof(*s->v));
+	s->b = calloc(in.m.max_backends, sizeof(*s->b));
+	err = s->v && s->b ? chlb_dp__global_stats(&in.dp, &s->g) : -ENOMEM;
+	for (i = 0; !err && i < in.m.nvips; i++) {
+		struct model_vip *v = &in.m.vips[i];
 
 		if (only && v != only)
 			continue;
 		s->v[s->nv].key = v->key;
 		s->v[s->nv].id = v->info.id;
-		err = chlb_dp__vip_stats(&st.dp, v->info.id, &s->v[s->nv++].s);
+		err = chlb_dp__vip_stats(&in.dp, v->info.id, &s->v[s->nv++].s);
 		if (!err)
-			err = snap_backends(&st, v, s);
+			err = snap_backends(&in, v, s);
 	}
 	if (err)
 		cli_err(err, "cannot read counters: %s", strerror(-err));
 	s->t = snap_now();
 out:
-	state_close(&st);
+	inst_close(&in);
 	return err;
 }
 

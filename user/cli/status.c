@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +15,17 @@
 
 #include "cli.h"
 #include "core/parse.h"
-#include "core/state.h"
+#include "core/build.h"
+#include "core/inst.h"
 #include "table.h"
 #include "dp/xdp.h"
 
 struct vip_status {
 	char vip[CLI_VIP_STRLEN];
 	int backends;
-	uint64_t checksum;
+	uint64_t checksum;	/* of the live table: what the XDP program reads */
+	uint64_t model_checksum;	/* of the table the model builds */
+	bool drift;		/* they differ: 'chlb sync' repairs it */
 };
 
 struct status {
@@ -32,6 +36,7 @@ struct status {
 	__u64 memory;
 	__u64 flow_memory;	/* the flow table map's, as the kernel counts it */
 	struct vip_status *vips;
+	int drifted;
 };
 
 static int status_help(void)
@@ -75,69 +80,93 @@ static __u64 inner_memory(int outer_fd, __u32 key)
 	return sum;
 }
 
-static __u64 tables_memory(struct state *st)
+static __u64 tables_memory(struct inst *in)
 {
 	__u64 sum = 0;
 	int i;
 
-	for (i = 0; i < st->nvips; i++)
-		sum += inner_memory(st->dp.tables_fd, st->vips[i].info.id);
+	for (i = 0; i < in->m.nvips; i++)
+		sum += inner_memory(in->dp.tables_fd, in->m.vips[i].info.id);
 	return sum;
 }
 
-static __u64 memory_used(struct state *st)
+static __u64 memory_used(struct inst *in)
 {
-	const struct chlb_dp *d = &st->dp;
+	const struct chlb_dp *d = &in->dp;
 	int fds[] = { d->vips_fd,   d->tables_fd, d->backends_fd, d->bstats_fd,
 		      d->vstats_fd, d->gstats_fd, d->config_fd, d->vip_index_fd,
-		      d->vip_ports_fd, d->flows_fd };
+		      d->vip_ports_fd, d->flows_fd, d->health_fd, d->journal_fd,
+		      d->journal_head_fd };
 	__u64 sum = 0;
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		sum += map_memlock(fds[i]);
-	return sum + inner_memory(d->vip_index_fd, 0) + tables_memory(st);
+	return sum + inner_memory(d->vip_index_fd, 0) + tables_memory(in);
 }
 
-static int vip_checksum(struct state *st, __u32 vip_id, uint64_t *sum)
+/*
+ * The live table's checksum, and whether it is the table the model builds.
+ * A VIP without a live table forwards nothing: drift unless it builds empty.
+ */
+static int vip_truth(struct inst *in, __u32 vip_id, __u32 *live, __u32 *built,
+		     struct vip_status *v)
 {
-	struct chlb_ring *ring;
-	int err = state_vip_ring(st, vip_id, &ring);
+	size_t bytes = in->m.table_size * sizeof(*live);
+	__u32 s;
+	int err;
 
-	if (!err)
-		err = chlb_ring__checksum(ring, sum);
+	err = chlb_dp__get_table(&in->dp, vip_id, live);
+	if (err == -ENOENT)
+		for (s = 0, err = 0; s < in->m.table_size; s++)
+			live[s] = CHLB_NO_BACKEND;
 	if (err)
-		cli_err(err, "cannot checksum VIP %u: %s", vip_id, chlb_strerror(err));
-	chlb_ring__free(ring);
+		return cli_fail(err, "cannot read the table of VIP %u: %s", vip_id, strerror(-err));
+	err = build_table(&in->m, vip_id, built, CLI_E);
+	if (err)
+		return err;
+	v->checksum = build_checksum(&in->m, live);
+	v->model_checksum = build_checksum(&in->m, built);
+	v->drift = memcmp(live, built, bytes) != 0;
+	return 0;
+}
+
+static int gather_vips(struct inst *in, struct status *s)
+{
+	__u32 *live, *built;
+	int i, err = 0;
+
+	live = calloc(in->m.table_size, sizeof(*live));
+	built = calloc(in->m.table_size, sizeof(*built));
+	s->vips = calloc(in->m.nvips ? in->m.nvips : 1, sizeof(*s->vips));
+	if (!live || !built || !s->vips)
+		err = -ENOMEM;
+	for (i = 0; !err && i < in->m.nvips; i++) {
+		struct vip_status *v = &s->vips[i];
+
+		format_vip(&in->m.vips[i].key, v->vip, sizeof(v->vip));
+		v->backends = model_count_backends(&in->m, in->m.vips[i].info.id);
+		err = vip_truth(in, in->m.vips[i].info.id, live, built, v);
+		s->drifted += v->drift;
+	}
+	free(live);
+	free(built);
 	return err;
 }
 
-static int gather(struct state *st, struct status *s)
+static int gather(struct inst *in, struct status *s)
 {
 	__u32 id;
-	int i, err;
 
-	if (!if_indextoname(st->cfg.ifindex, s->ifname))
-		snprintf(s->ifname, sizeof(s->ifname), "ifindex %u (gone)", st->cfg.ifindex);
-	if (xdp_prog_id(cli.pin_dir, st->cfg.ifindex, &s->prog_id, &s->attached))
+	if (!if_indextoname(in->m.cfg.ifindex, s->ifname))
+		snprintf(s->ifname, sizeof(s->ifname), "ifindex %u (gone)", in->m.cfg.ifindex);
+	if (xdp_prog_id(cli.pin_dir, in->m.cfg.ifindex, &s->prog_id, &s->attached))
 		s->prog_id = 0;
-	for (id = 0; id < st->dp.max_backends; id++)
-		s->backends += !!(st->backends[id].flags & CHLB_BACKEND_F_IN_USE);
-	s->memory = memory_used(st);
-	s->flow_memory = map_memlock(st->dp.flows_fd);
-	s->vips = calloc(st->nvips ? st->nvips : 1, sizeof(*s->vips));
-	if (!s->vips)
-		return -ENOMEM;
-	for (i = 0; i < st->nvips; i++) {
-		struct vip_status *v = &s->vips[i];
-
-		format_vip(&st->vips[i].key, v->vip, sizeof(v->vip));
-		v->backends = state_count_backends(st, st->vips[i].info.id);
-		err = vip_checksum(st, st->vips[i].info.id, &v->checksum);
-		if (err)
-			return err;
-	}
-	return 0;
+	for (id = 0; id < in->m.max_backends; id++)
+		s->backends += backend_in_use(&in->m.backends[id]);
+	s->memory = memory_used(in);
+	s->flow_memory = map_memlock(in->dp.flows_fd);
+	return gather_vips(in, s);
 }
 
 static const char *flow_mode(const struct chlb_config *c)
@@ -148,84 +177,100 @@ static const char *flow_mode(const struct chlb_config *c)
 }
 
 /* Bytes per flow entry: the map's memory over its entries. */
-static __u64 flow_entry_bytes(const struct state *st, const struct status *s)
+static __u64 flow_entry_bytes(const struct inst *in, const struct status *s)
 {
-	return st->cfg.flow_entries ? s->flow_memory / st->cfg.flow_entries : 0;
+	return in->m.cfg.flow_entries ? s->flow_memory / in->m.cfg.flow_entries : 0;
 }
 
-static struct json_object *flow_json(struct state *st, struct status *s)
+static struct json_object *flow_json(struct inst *in, struct status *s)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "mode", json_object_new_string(flow_mode(&st->cfg)));
-	json_object_object_add(o, "entries", json_object_new_int64(st->cfg.flow_entries));
-	json_object_object_add(o, "udp_timeout", json_object_new_int64(st->cfg.udp_timeout));
+	json_object_object_add(o, "mode", json_object_new_string(flow_mode(&in->m.cfg)));
+	json_object_object_add(o, "entries", json_object_new_int64(in->m.cfg.flow_entries));
+	json_object_object_add(o, "udp_timeout", json_object_new_int64(in->m.cfg.udp_timeout));
 	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->flow_memory));
-	json_object_object_add(o, "entry_bytes", json_object_new_uint64(flow_entry_bytes(st, s)));
+	json_object_object_add(o, "entry_bytes", json_object_new_uint64(flow_entry_bytes(in, s)));
 	return o;
 }
 
-static void print_json(struct state *st, struct status *s)
+static void print_json(struct inst *in, struct status *s)
 {
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	char buf[32];
 	int i;
 
-	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)st->cfg.seed);
+	snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)in->m.cfg.seed);
 	json_object_object_add(o, "interface", json_object_new_string(s->ifname));
-	json_object_object_add(o, "ifindex", json_object_new_int64(st->cfg.ifindex));
-	json_object_object_add(o, "xdp_mode", json_object_new_string(xdp_mode_name(st->cfg.xdp_mode)));
+	json_object_object_add(o, "ifindex", json_object_new_int64(in->m.cfg.ifindex));
+	json_object_object_add(o, "xdp_mode", json_object_new_string(xdp_mode_name(in->m.cfg.xdp_mode)));
 	json_object_object_add(o, "prog_id", json_object_new_int64(s->prog_id));
 	json_object_object_add(o, "attached", json_object_new_boolean(s->attached));
 	json_object_object_add(o, "seed", json_object_new_string(buf));
-	json_object_object_add(o, "table_size", json_object_new_int64(st->cfg.table_size));
-	json_object_object_add(o, "vnodes", json_object_new_int64(st->cfg.vnodes));
-	json_object_object_add(o, "algo", json_object_new_string(chlb_algo_name(st->cfg.algo)));
-	json_object_object_add(o, "vips_used", json_object_new_int(st->nvips));
-	json_object_object_add(o, "vips_max", json_object_new_int64(st->dp.max_vips));
+	json_object_object_add(o, "table_size", json_object_new_int64(in->m.cfg.table_size));
+	json_object_object_add(o, "vnodes", json_object_new_int64(in->m.cfg.vnodes));
+	json_object_object_add(o, "algo", json_object_new_string(chlb_algo_name(in->m.cfg.algo)));
+	json_object_object_add(o, "vips_used", json_object_new_int(in->m.nvips));
+	json_object_object_add(o, "vips_max", json_object_new_int64(in->m.max_vips));
 	json_object_object_add(o, "backends_used", json_object_new_int(s->backends));
-	json_object_object_add(o, "backends_max", json_object_new_int64(st->dp.max_backends));
+	json_object_object_add(o, "backends_max", json_object_new_int64(in->m.max_backends));
 	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->memory));
-	json_object_object_add(o, "flow_table", flow_json(st, s));
-	for (i = 0; i < st->nvips; i++) {
+	json_object_object_add(o, "flow_table", flow_json(in, s));
+	for (i = 0; i < in->m.nvips; i++) {
 		struct json_object *v = json_object_new_object();
 
 		snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)s->vips[i].checksum);
 		json_object_object_add(v, "vip", json_object_new_string(s->vips[i].vip));
 		json_object_object_add(v, "backends", json_object_new_int(s->vips[i].backends));
 		json_object_object_add(v, "checksum", json_object_new_string(buf));
+		snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)s->vips[i].model_checksum);
+		json_object_object_add(v, "model_checksum", json_object_new_string(buf));
+		json_object_object_add(v, "drift", json_object_new_boolean(s->vips[i].drift));
 		json_object_array_add(arr, v);
 	}
 	json_object_object_add(o, "vips", arr);
+	json_object_object_add(o, "drifted", json_object_new_int(s->drifted));
+	json_object_object_add(o, "recovered", json_object_new_boolean(in->recovered));
 	cli_json_print(o);
 }
 
-static int print_plain(struct state *st, struct status *s)
+static int print_plain(struct inst *in, struct status *s)
 {
-	struct table *t = table_new(3, "VIP", ">BACKENDS", "TABLE CHECKSUM");
+	struct table *t = table_new(4, "VIP", ">BACKENDS", "TABLE CHECKSUM", "DRIFT");
 	int i;
 
 	if (!t)
 		return -ENOMEM;
 	printf("interface:   %s (%s mode, prog id %u%s)\n", s->ifname,
-	       xdp_mode_name(st->cfg.xdp_mode), s->prog_id, s->attached ? "" : ", NOT ATTACHED");
-	printf("seed:        %016llx\n", (unsigned long long)st->cfg.seed);
-	printf("table size:  %u slots, %u vnodes per weight, algo %s\n", st->cfg.table_size,
-	       st->cfg.vnodes, chlb_algo_name(st->cfg.algo));
-	printf("limits:      VIPs %d/%u, backends %d/%u\n", st->nvips, st->dp.max_vips,
-	       s->backends, st->dp.max_backends);
-	if (st->cfg.flow_entries)
+	       xdp_mode_name(in->m.cfg.xdp_mode), s->prog_id, s->attached ? "" : ", NOT ATTACHED");
+	printf("seed:        %016llx\n", (unsigned long long)in->m.cfg.seed);
+	printf("table size:  %u slots, %u vnodes per weight, algo %s\n", in->m.cfg.table_size,
+	       in->m.cfg.vnodes, chlb_algo_name(in->m.cfg.algo));
+	printf("limits:      VIPs %d/%u, backends %d/%u\n", in->m.nvips, in->m.max_vips,
+	       s->backends, in->m.max_backends);
+	if (in->m.cfg.flow_entries)
 		printf("flow table:  %u entries (%s), UDP timeout %u s, %llu bytes (%llu a flow)\n",
-		       st->cfg.flow_entries, flow_mode(&st->cfg), st->cfg.udp_timeout,
+		       in->m.cfg.flow_entries, flow_mode(&in->m.cfg), in->m.cfg.udp_timeout,
 		       (unsigned long long)s->flow_memory,
-		       (unsigned long long)flow_entry_bytes(st, s));
+		       (unsigned long long)flow_entry_bytes(in, s));
 	else
 		printf("flow table:  off (stateless: every packet follows the current table)\n");
-	printf("memory:      %llu bytes (maps)\n\n", (unsigned long long)s->memory);
-	for (i = 0; i < st->nvips; i++) {
+	printf("memory:      %llu bytes (maps)\n", (unsigned long long)s->memory);
+	if (in->recovered)
+		printf("journal:     an interrupted change was found and rolled back\n");
+	if (s->drifted)
+		printf("drift:       %d VIP(s) forward by a table the model does not build; "
+		       "'chlb sync' repairs it\n", s->drifted);
+	printf("\n");
+	for (i = 0; i < in->m.nvips; i++) {
 		table_cell(t, "%s", s->vips[i].vip);
 		table_cell(t, "%d", s->vips[i].backends);
 		table_cell(t, "%016llx", (unsigned long long)s->vips[i].checksum);
+		if (s->vips[i].drift)
+			table_cell(t, "yes (model %016llx)",
+				   (unsigned long long)s->vips[i].model_checksum);
+		else
+			table_cell(t, "-");
 	}
 	table_print(t, stdout);
 	table_free(t);
@@ -234,21 +279,21 @@ static int print_plain(struct state *st, struct status *s)
 
 int do_status(int argc, char **argv)
 {
+	struct inst in = { .lock_fd = -1 };
 	struct status s = {};
-	struct state st;
 	int n, err;
 
 	err = cli_args(argc, argv, NULL, NULL, 0, 0, NULL, &n);
 	if (err)
 		return err == CLI_HELP ? status_help() : err;
-	err = state_open(&st, false);
+	err = inst_open(&in, cli.pin_dir, false, CLI_E);
 	if (!err)
-		err = gather(&st, &s);
+		err = gather(&in, &s);
 	if (!err && cli.json)
-		print_json(&st, &s);
+		print_json(&in, &s);
 	else if (!err)
-		err = print_plain(&st, &s);
+		err = print_plain(&in, &s);
 	free(s.vips);
-	state_close(&st);
+	inst_close(&in);
 	return err;
 }

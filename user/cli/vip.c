@@ -8,7 +8,8 @@
 
 #include "cli.h"
 #include "core/parse.h"
-#include "core/state.h"
+#include "core/inst.h"
+#include "core/txn.h"
 #include "table.h"
 
 static int vip_help(void)
@@ -38,15 +39,23 @@ static void print_result(const char *action, const char *vip, __u32 id)
 	cli_json_print(o);
 }
 
+/* Open the instance for writing and start a transaction. */
+static int begin(struct inst *in, struct txn **t)
+{
+	int err = inst_open(in, cli.pin_dir, true, CLI_E);
+
+	return err ? err : txn_begin(in, t, CLI_E);
+}
+
 static int vip_add(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--method", CLI_ARG_REQ), {} };
 	static const char *const names[] = { "VIP" };
-	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
+	struct inst in = { .lock_fd = -1, .verbose = cli.verbose };
 	struct chlb_vip_key key;
+	struct txn *t = NULL;
 	const char *text;
-	struct state st;
-	int n, id, err;
+	int n, err;
 
 	err = cli_args(argc, argv, o, &text, 1, 1, names, &n);
 	if (err)
@@ -54,90 +63,59 @@ static int vip_add(int argc, char **argv)
 	if (o[0].val && strcmp(o[0].val, "dsr"))
 		return cli_err(-EINVAL, "unsupported method '%s': only dsr", o[0].val);
 	err = parse_vip(text, &key, CLI_E);
-	if (err)
-		return err;
-	err = state_open(&st, true);
-	if (err)
-		goto out;
-	if (state_find_vip(&st, &key)) {
-		err = cli_err(-EEXIST, "VIP '%s' already exists", text);
-		goto out;
-	}
-	id = state_free_vip_id(&st);
-	if (id < 0) {
-		err = id;
-		goto out;
-	}
-	info.id = id;
-	/* The table exists (all "no backend") before the VIP can match. */
-	err = chlb_dp__reset_vip_stats(&st.dp, id);
 	if (!err)
-		err = state_apply(&st, id);
-	if (err)
-		goto out;
-	err = chlb_dp__vip_add(&st.dp, &key, &info);
-	if (err) {
-		cli_err(err, "cannot add VIP '%s': %s", text, strerror(-err));
-		chlb_dp__clear_table(&st.dp, id);
-	}
+		err = begin(&in, &t);
 	if (!err)
-		print_result("add", text, id);
-out:
-	state_close(&st);
+		err = txn_vip_add(t, &key, CHLB_METHOD_DSR, NULL, CLI_E);
+	if (!err)
+		err = txn_commit(t, NULL, CLI_E);
+	if (!err)
+		print_result("add", text, model_find_vip(&in.m, &key)->info.id);
+	txn_free(t);
+	inst_close(&in);
 	return err;
 }
 
 static int vip_del(int argc, char **argv)
 {
 	static const char *const names[] = { "VIP" };
-	struct state_vip *vip;
+	struct inst in = { .lock_fd = -1, .verbose = cli.verbose };
+	struct chlb_vip_key key;
+	struct model_vip *vip;
+	struct txn *t = NULL;
 	const char *text;
-	struct state st;
-	__u32 id, bid;
 	int n, err;
+	__u32 id = 0;
 
 	err = cli_args(argc, argv, NULL, &text, 1, 1, names, &n);
 	if (err)
 		return err == CLI_HELP ? vip_help() : err;
-	err = state_open(&st, true);
+	err = parse_vip(text, &key, CLI_E);
 	if (!err)
-		err = state_get_vip(&st, text, &vip);
-	if (err)
-		goto out;
-	/* Stop matching first, then take the table and backends away. */
-	id = vip->info.id;
-	err = chlb_dp__vip_del(&st.dp, &vip->key);
-	if (err) {
-		cli_err(err, "cannot delete VIP '%s': %s", text, strerror(-err));
-		goto out;
+		err = begin(&in, &t);
+	if (!err)
+		err = inst_get_vip(&in, text, &vip, CLI_E);
+	if (!err) {
+		id = vip->info.id;
+		err = txn_vip_del(t, &key, CLI_E);
 	}
-	err = chlb_dp__clear_table(&st.dp, id);
-	if (err == -ENOENT)
-		err = 0;
-	for (bid = 0; !err && bid < st.dp.max_backends; bid++)
-		if ((st.backends[bid].flags & CHLB_BACKEND_F_IN_USE) &&
-		    st.backends[bid].vip_id == id)
-			err = state_clear_backend(&st, bid);
 	if (!err)
-		err = chlb_dp__reset_vip_stats(&st.dp, id);
-	if (err)
-		cli_err(err, "VIP '%s' deleted, but cleaning up failed: %s", text,
-			strerror(-err));
-	else
+		err = txn_commit(t, NULL, CLI_E);
+	if (!err)
 		print_result("del", text, id);
-out:
-	state_close(&st);
+	txn_free(t);
+	inst_close(&in);
 	return err;
 }
 
-static void vip_list_json(struct state *st)
+static void vip_list_json(struct inst *in)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN];
 	int i;
 
-	for (i = 0; i < st->nvips; i++) {
-		struct state_vip *v = &st->vips[i];
+	for (i = 0; i < in->m.nvips; i++) {
+		struct model_vip *v = &in->m.vips[i];
 		struct json_object *o = json_object_new_object();
 
 		format_vip(&v->key, vip, sizeof(vip));
@@ -151,14 +129,14 @@ static void vip_list_json(struct state *st)
 				       json_object_new_string(method_name(v->info.method)));
 		json_object_object_add(o, "id", json_object_new_int64(v->info.id));
 		json_object_object_add(o, "backends",
-				       json_object_new_int(state_count_backends(st, v->info.id)));
+				       json_object_new_int(model_count_backends(&in->m, v->info.id)));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "vips", arr);
 	cli_json_print(root);
 }
 
-static int vip_list_plain(struct state *st)
+static int vip_list_plain(struct inst *in)
 {
 	struct table *t = table_new(4, "VIP", "METHOD", ">ID", ">BACKENDS");
 	char vip[CLI_VIP_STRLEN];
@@ -166,14 +144,14 @@ static int vip_list_plain(struct state *st)
 
 	if (!t)
 		return -ENOMEM;
-	for (i = 0; i < st->nvips; i++) {
-		struct state_vip *v = &st->vips[i];
+	for (i = 0; i < in->m.nvips; i++) {
+		struct model_vip *v = &in->m.vips[i];
 
 		format_vip(&v->key, vip, sizeof(vip));
 		table_cell(t, "%s", vip);
 		table_cell(t, "%s", method_name(v->info.method));
 		table_cell(t, "%u", v->info.id);
-		table_cell(t, "%d", state_count_backends(st, v->info.id));
+		table_cell(t, "%d", model_count_backends(&in->m, v->info.id));
 	}
 	table_print(t, stdout);
 	table_free(t);
@@ -182,18 +160,18 @@ static int vip_list_plain(struct state *st)
 
 static int vip_list(int argc, char **argv)
 {
-	struct state st;
+	struct inst in = { .lock_fd = -1 };
 	int n, err;
 
 	err = cli_args(argc, argv, NULL, NULL, 0, 0, NULL, &n);
 	if (err)
 		return err == CLI_HELP ? vip_help() : err;
-	err = state_open(&st, false);
+	err = inst_open(&in, cli.pin_dir, false, CLI_E);
 	if (!err && cli.json)
-		vip_list_json(&st);
+		vip_list_json(&in);
 	else if (!err)
-		err = vip_list_plain(&st);
-	state_close(&st);
+		err = vip_list_plain(&in);
+	inst_close(&in);
 	return err;
 }
 

@@ -84,6 +84,19 @@ void err_prefix(struct chlb_err *e, const char *fmt, ...)
 	snprintf(e->msg + n, sizeof(e->msg) - n, "%.*s", (int)(sizeof(e->msg) - 1 - n), old);
 }
 
+void err_append(struct chlb_err *e, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (!e || !e->msg[0])
+		return;
+	n = strlen(e->msg);
+	va_start(ap, fmt);
+	vsnprintf(e->msg + n, sizeof(e->msg) - n, fmt, ap);
+	va_end(ap);
+}
+
 void err_clear(struct chlb_err *e)
 {
 	if (e)

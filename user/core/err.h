@@ -34,6 +34,8 @@ int err_set(struct chlb_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Prefix the recorded message ("vips[1].backends[0]: " + msg). */
 void err_prefix(struct chlb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append to the recorded message ("...; rolled back"). */
+void err_append(struct chlb_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(struct chlb_err *e);
 /* True once a message is recorded. */
 static inline int err_has(const struct chlb_err *e)

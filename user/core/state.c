@@ -96,7 +96,7 @@ int state_open(struct state *st, bool write)
 	st->lock_fd = state_lock(cli.pin_dir, write);
 	if (st->lock_fd < 0)
 		return st->lock_fd;
-	err = chlb_dp__open_pinned(cli.pin_dir, &st->dp);
+	err = chlb_dp__open_pinned(cli.pin_dir, &st->dp, NULL, 0);
 	if (err == -ENOENT)
 		return cli_err(err, "chlb is not attached (no maps under %s); try 'chlb attach DEV'",
 			       cli.pin_dir);

@@ -5,7 +5,6 @@
  * counters are in dp_table.c, dp_vip.c and dp_stats.c. See dataplane.h.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +47,8 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		{ skel->maps.chlb_backends, o->max_backends },
 		{ skel->maps.chlb_bstats, o->max_backends },
 		{ skel->maps.chlb_flows, dp_flow_buckets(o) },
+		{ skel->maps.chlb_vip_health, o->max_vips },
+		{ skel->maps.chlb_journal, 2 * o->max_vips + o->max_backends },
 	};
 	size_t i;
 	int err;
@@ -120,6 +121,7 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 	cfg.flow_entries = o->flow_entries ? dp_flow_buckets(o) * CHLB_FLOW_WAYS : 0;
 	cfg.udp_timeout = dp_udp_timeout(o);
 	cfg.flow_map_flags = 0;
+	cfg.version = CHLB_ABI_VERSION;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
@@ -176,6 +178,7 @@ static void dp_init(struct chlb_dp *dp)
 	dp->vips_fd = dp->tables_fd = dp->backends_fd = -1;
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
 	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = -1;
+	dp->health_fd = dp->journal_fd = dp->journal_head_fd = -1;
 }
 
 static int dp_ncpus(struct chlb_dp *dp)
@@ -197,6 +200,9 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
 	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
+	dp->health_fd = bpf_map__fd(skel->maps.chlb_vip_health);
+	dp->journal_fd = bpf_map__fd(skel->maps.chlb_journal);
+	dp->journal_head_fd = bpf_map__fd(skel->maps.chlb_journal_head);
 	dp->flow_entries = skel->rodata->flow_table ?
 			   bpf_map__max_entries(skel->maps.chlb_flows) * CHLB_FLOW_WAYS : 0;
 	dp->udp_timeout = skel->rodata->udp_timeout_ns / 1000000000ULL;
@@ -204,18 +210,6 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->max_backends = bpf_map__max_entries(skel->maps.chlb_backends);
 	dp->table_size = skel->rodata->table_size;
 	return dp_ncpus(dp);
-}
-
-static int dp_open_map(const char *pin_dir, const char *name, int *fd)
-{
-	char path[PATH_MAX];
-	int n;
-
-	n = snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	*fd = bpf_obj_get(path);
-	return *fd < 0 ? -errno : 0;
 }
 
 static int dp_read_limits(struct chlb_dp *dp)
@@ -235,37 +229,17 @@ static int dp_read_limits(struct chlb_dp *dp)
 	return 0;
 }
 
-int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp)
+int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp, char *why, size_t len)
 {
-	struct {
-		const char *name;
-		int *fd;
-	} maps[] = {
-		{ CHLB_MAP_VIPS, &dp->vips_fd },
-		{ CHLB_MAP_TABLES, &dp->tables_fd },
-		{ CHLB_MAP_BACKENDS, &dp->backends_fd },
-		{ CHLB_MAP_BSTATS, &dp->bstats_fd },
-		{ CHLB_MAP_VSTATS, &dp->vstats_fd },
-		{ CHLB_MAP_GSTATS, &dp->gstats_fd },
-		{ CHLB_MAP_CONFIG, &dp->config_fd },
-		{ CHLB_MAP_VIP_INDEX, &dp->vip_index_fd },
-		{ CHLB_MAP_VIP_PORTS, &dp->vip_ports_fd },
-		{ CHLB_MAP_FLOWS, &dp->flows_fd },
-	};
-	size_t i;
 	int err;
 
 	dp_init(dp);
 	dp->owns_fds = 1;
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		err = dp_open_map(pin_dir, maps[i].name, maps[i].fd);
-		if (err)
-			goto out;
-	}
-	err = dp_read_limits(dp);
+	err = dp_abi_open(pin_dir, dp, why, len);
+	if (!err)
+		err = dp_read_limits(dp);
 	if (!err)
 		err = dp_ncpus(dp);
-out:
 	if (err)
 		chlb_dp__close(dp);
 	return err;
@@ -276,7 +250,8 @@ void chlb_dp__close(struct chlb_dp *dp)
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
 		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd,
-		       &dp->flows_fd };
+		       &dp->flows_fd, &dp->health_fd, &dp->journal_fd,
+		       &dp->journal_head_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

@@ -7,6 +7,7 @@
 #ifndef CHLB_DATAPLANE_H
 #define CHLB_DATAPLANE_H
 
+#include <stddef.h>
 #include <linux/types.h>
 #include "chlb/shared.h"
 
@@ -36,6 +37,9 @@ struct chlb_dp {
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
 	int flows_fd;		/* the flow table (1 unused bucket when off) */
+	int health_fd;		/* VIP id -> its health check (controller only) */
+	int journal_fd;		/* undo records (controller only) */
+	int journal_head_fd;	/* the journal's state */
 	__u32 flow_entries;	/* 0: flow table off */
 	__u32 udp_timeout;	/* seconds */
 	__u32 max_vips;
@@ -49,8 +53,13 @@ struct chlb_dp {
 int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skel);
 /* Fill dp from a loaded skeleton (fds stay owned by the skeleton). */
 int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp);
-/* Open the maps pinned under pin_dir; -ENOENT when nothing is attached. */
-int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp);
+/*
+ * Open the maps pinned under pin_dir, checking each one's type, key and
+ * value size and the config's ABI version (dp/abi.c). -ENOENT when nothing
+ * is attached; -EPROTO on a layout mismatch, with the map and the sizes
+ * found and expected described in why (len bytes; may be NULL).
+ */
+int chlb_dp__open_pinned(const char *pin_dir, struct chlb_dp *dp, char *why, size_t len);
 void chlb_dp__close(struct chlb_dp *dp);
 
 /*
@@ -81,6 +90,16 @@ int chlb_dp__set_table(struct chlb_dp *dp, __u32 vip_id, const __u32 *slots);
 int chlb_dp__get_table(struct chlb_dp *dp, __u32 vip_id, __u32 *slots);
 /* Idempotent: 0 also when the VIP had no table. */
 int chlb_dp__clear_table(struct chlb_dp *dp, __u32 vip_id);
+
+/* The undo journal (shared.h): records first, then the head pending. */
+int chlb_dp__journal_write(struct chlb_dp *dp, const struct chlb_journal_rec *recs, __u32 n,
+			   __u64 seq);
+/* The head, and (when pending) its records into recs (chlb_dp__journal_cap()). */
+int chlb_dp__journal_read(struct chlb_dp *dp, struct chlb_journal_head *head,
+			  struct chlb_journal_rec *recs);
+int chlb_dp__journal_done(struct chlb_dp *dp, __u64 seq);
+/* Records the journal holds: a VIP twice (removed, added), every backend. */
+__u32 chlb_dp__journal_cap(const struct chlb_dp *dp);
 
 /* Per-CPU counters summed over every possible CPU. */
 int chlb_dp__backend_stats(struct chlb_dp *dp, __u32 id, struct chlb_backend_stats *out);

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Commands added in round 2, beside those declared in cli.h. */
+#ifndef CHLB_CLI_COMMANDS_H
+#define CHLB_CLI_COMMANDS_H
+
+int do_sync(int argc, char **argv);
+int do_config(int argc, char **argv);
+
+#endif /* CHLB_CLI_COMMANDS_H */

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/* A transaction's backend changes; see txn.h and txn.c. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/addrcheck.h"
+#include "core/parse.h"
+#include "txn_internal.h"
+
+struct where {
+	struct model_vip *vip;
+	char vip_text[CLI_VIP_STRLEN];
+	char addr_text[CHLB_ADDR_STRLEN];
+	int id;			/* the backend's id, or -ENOENT */
+};
+
+static int find(struct txn *t, const struct chlb_vip_key *vip, const struct chlb_addr *addr,
+		struct where *w, struct chlb_err *e)
+{
+	format_vip(vip, w->vip_text, sizeof(w->vip_text));
+	chlb_addr_format(addr, w->addr_text, sizeof(w->addr_text));
+	w->vip = model_find_vip(&t->tgt, vip);
+	if (!w->vip)
+		return err_usage(e, -ENOENT, "unknown VIP '%s'; see 'chlb vip list'", w->vip_text);
+	w->id = model_find_backend(&t->tgt, w->vip->info.id, addr);
+	return 0;
+}
+
+/* An id free before and after, and not freed by this transaction. */
+static int free_backend_id(struct txn *t, struct chlb_err *e)
+{
+	__u32 id;
+
+	for (id = 0; id < t->tgt.max_backends; id++)
+		if (!backend_in_use(&t->cur.backends[id]) &&
+		    !backend_in_use(&t->tgt.backends[id]) && !t->retired[id])
+			return id;
+	return err_fail(e, -ENOSPC,
+			"no free backend slot: all %u in use (--max-backends at attach)",
+			t->tgt.max_backends);
+}
+
+static void set_fields(struct chlb_backend *b, const struct txn_backend *tb)
+{
+	if (tb->weight)
+		b->weight = tb->weight;
+	if (tb->state == CHLB_STATE_DRAINING)
+		b->flags |= CHLB_BACKEND_F_DRAINING;
+	else if (tb->state == CHLB_STATE_ACTIVE)
+		b->flags &= ~CHLB_BACKEND_F_DRAINING;
+	if (tb->mac) {
+		memcpy(b->mac, tb->mac, 6);
+		b->flags |= CHLB_BACKEND_F_MAC_SET;
+	}
+}
+
+int txn_backend_add(struct txn *t, const struct chlb_vip_key *vip,
+		    const struct txn_backend *tb, struct chlb_err *e)
+{
+	struct chlb_backend *b;
+	struct where w;
+	int id, err;
+
+	err = find(t, vip, &tb->addr, &w, e);
+	if (err)
+		return err;
+	if (w.id >= 0)
+		return err_usage(e, -EEXIST, "backend '%s' already in VIP '%s'", w.addr_text,
+				 w.vip_text);
+	err = addrcheck_backend(&tb->addr, vip, e);
+	if (!err && tb->mac)
+		err = addrcheck_mac(tb->mac, "the MAC given", e);
+	id = err ? err : free_backend_id(t, e);
+	if (id < 0)
+		return id;
+	b = &t->tgt.backends[id];
+	/* a new life of the id: flows recorded for its last backend re-hash */
+	*b = (struct chlb_backend){ .weight = 1, .flags = CHLB_BACKEND_F_IN_USE,
+				    .vip_id = w.vip->info.id, .gen = t->cur.backends[id].gen + 1 };
+	memcpy(b->addr, tb->addr.bytes, CHLB_ADDR_LEN);
+	set_fields(b, tb);
+	t->resolve[id] = !tb->mac;
+	t->changed[w.vip->info.id] = 1;
+	return 0;
+}
+
+int txn_backend_set(struct txn *t, const struct chlb_vip_key *vip,
+		    const struct txn_backend *tb, struct chlb_err *e)
+{
+	struct chlb_backend *b;
+	struct where w;
+	int err;
+
+	err = find(t, vip, &tb->addr, &w, e);
+	if (err)
+		return err;
+	if (w.id < 0)
+		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
+				 w.vip_text);
+	if (tb->mac) {
+		err = addrcheck_mac(tb->mac, "the MAC given", e);
+		if (err)
+			return err;
+	}
+	b = &t->tgt.backends[w.id];
+	set_fields(b, tb);
+	if (tb->resolve_mac && !tb->mac) {
+		b->flags &= ~CHLB_BACKEND_F_MAC_SET;
+		t->resolve[w.id] = 1;
+	}
+	/* only weight and state shape the table: a new MAC needs no swap */
+	if (b->weight != t->cur.backends[w.id].weight ||
+	    (b->flags ^ t->cur.backends[w.id].flags) & CHLB_BACKEND_F_DRAINING)
+		t->changed[w.vip->info.id] = 1;
+	return 0;
+}
+
+int txn_backend_del(struct txn *t, const struct chlb_vip_key *vip,
+		    const struct chlb_addr *addr, struct chlb_err *e)
+{
+	struct where w;
+	int err;
+
+	err = find(t, vip, addr, &w, e);
+	if (err)
+		return err;
+	if (w.id < 0)
+		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
+				 w.vip_text);
+	/*
+	 * Only the in-use flag changes: a packet already past its in-use check
+	 * may be reading the entry, so its MAC must stay; gen survives too.
+	 */
+	t->tgt.backends[w.id].flags = 0;
+	t->retired[w.id] = 1;
+	t->changed[w.vip->info.id] = 1;
+	return 0;
+}
