@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Configuration documents and the truth in status, as root on a veth in a
+# namespace of our own: config apply/export round trips byte for byte,
+# --dry-run changes nothing, invalid documents are refused whole with the
+# JSON path (exit 2), one table swap per changed VIP (counted), status
+# reports drift of a live table changed behind chlb's back and sync
+# repairs it, pins of another layout are refused, and a VIP never adopts
+# the leftovers of an earlier one.
+set -u
+ID=$$
+cd "$(dirname "$0")/../.." || exit 1
+. tests/sh/cli_lib.bash
+setup || { echo "FAIL: topology"; exit 1; }
+command -v bpftool >/dev/null || { echo "SKIPPED: needs bpftool"; exit 77; }
+TMP=$(mktemp -d)
+trap 'cleanup; rm -rf "$TMP"' EXIT
+
+V4=10.0.0.100:80/tcp
+V6='[2001:db8::1]:443/udp'
+
+# A document: VIP V4 with backends 10.9.0.1x, V6 with 2001:db8:9::1x.
+doc() {
+	python3 - "$@" <<'PY'
+import json, sys
+n4, n6, w = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+b4 = [{"addr": f"10.9.0.{10 + i}", "weight": w if i == 0 else 1,
+       "mac": f"02:00:00:00:04:{i:02x}"} for i in range(n4)]
+b6 = [{"addr": f"2001:db8:9::{10 + i:x}", "mac": f"02:00:00:00:06:{i:02x}"} for i in range(n6)]
+print(json.dumps({"cluster": {"seed": "5eed"}, "vips": [
+    {"vip": "10.0.0.100:80/tcp", "health": {"type": "http", "path": "/healthz"},
+     "backends": b4},
+    {"vip": "[2001:db8::1]:443/udp", "backends": b6}]}))
+PY
+}
+checksums() { c -j status | python3 -c 'import json,sys; print(" ".join(v["checksum"] for v in json.load(sys.stdin)["vips"]))'; }
+field() { jq_py "$out" "$1"; }
+
+run attach v0 --seed 5eed
+check "attach" [ "$rc" -eq 0 ]
+
+# ---- apply, export, round trip ----------------------------------------------
+doc 6 4 2 >"$TMP/a.json"
+run -j config apply "$TMP/a.json"
+check "apply a new document: one swap per VIP" [ "$rc" -eq 0 -a "$(field 'd["swaps"]')" = 2 ]
+run config export
+echo "$out" >"$TMP/e1.json"
+check "export names every backend and the health check" \
+	[ "$(grep -c '"addr"' "$TMP/e1.json")" -eq 10 -a "$(grep -c '"/healthz"' "$TMP/e1.json")" -eq 1 ]
+sum1=$(checksums)
+run -j config apply "$TMP/e1.json"
+check "export -> apply changes nothing" [ "$rc" -eq 0 -a "$(field 'd["swaps"], d["entries"]')" = "0 0" ]
+run config export
+echo "$out" >"$TMP/e2.json"
+check "a second export is byte for byte the first" cmp -s "$TMP/e1.json" "$TMP/e2.json"
+check "same checksums after the round trip" [ "$(checksums)" = "$sum1" ]
+run config export "$V6"
+check "export VIP: only that VIP" [ "$rc" -eq 0 -a "$(grep -c '"vip"' <<<"$out")" -eq 1 ]
+c config export | c config apply - >/dev/null
+check "export | apply - works through stdin" [ "$(checksums)" = "$sum1" ]
+
+# ---- dry run ---------------------------------------------------------------
+doc 7 4 3 >"$TMP/b.json"
+run -j config apply --dry-run "$TMP/b.json"
+check "dry run: a plan with the added and changed backends" [ "$rc" -eq 0 -a \
+	"$(field 'd["changes"], len(d["vips"][0]["added"]) + len(d["vips"][1]["added"]), len(d["vips"][0]["changed"])')" = "2 1 1" ]
+check "dry run: a share of the table moves, balance reported" \
+	python3 -c "import json,sys; v=json.loads(sys.argv[1])['vips'][0]; sys.exit(not (0 < v['moved_share'] < 0.5 and 1 <= v['max_mean_share'] < 1.5))" "$out"
+run config apply --dry-run "$TMP/b.json"
+check "dry run plain names the new backend" grep -q '+ 10.9.0.16' <<<"$out"
+check "dry run changed nothing" [ "$(checksums)" = "$sum1" ]
+c config export >"$TMP/e3.json"
+check "dry run: export unchanged" cmp -s "$TMP/e1.json" "$TMP/e3.json"
+
+# ---- one swap per changed VIP ------------------------------------------------
+run -j config apply "$TMP/b.json"
+check "a change to one VIP swaps one table" [ "$rc" -eq 0 -a "$(field 'd["swaps"]')" = 1 ]
+
+# ---- invalid documents are refused whole -------------------------------------
+c config export >"$TMP/before.json"
+bad() {
+	local name=$1 want=$2 text=$3
+	run config apply - <<<"$text"
+	if [ "$rc" -eq 2 ] && grep -qF "$want" <<<"$err" && [ "$(grep -c '^Error: ' <<<"$err")" -eq 1 ]; then
+		ok "$name"
+	else
+		ko "$name" "rc=$rc err=$err"
+	fi
+}
+bad "weight 0: path and value" 'vips[0].backends[1].weight: 0 is not in 1..256' \
+	'{"vips":[{"vip":"10.0.0.100:80/tcp","backends":[{"addr":"10.9.0.10"},{"addr":"10.9.0.11","weight":0}]}]}'
+bad "unknown key" 'vips[0].bakends' '{"vips":[{"vip":"10.0.0.100:80/tcp","bakends":[]}]}'
+bad "other seed: both values" 'cluster.seed: 0000000000000001 differs from the instance'"'"'s 0000000000005eed' \
+	'{"cluster":{"seed":"1"},"vips":[]}'
+bad "multicast backend: path" 'vips[0].backends[0]' \
+	'{"vips":[{"vip":"10.0.0.100:80/tcp","backends":[{"addr":"224.0.0.1","mac":"02:00:00:00:00:01"}]}]}'
+bad "not JSON" 'invalid JSON' '{"vips": ['
+c config export >"$TMP/after.json"
+check "refused documents changed nothing" cmp -s "$TMP/before.json" "$TMP/after.json"
+run config apply "$TMP/does-not-exist.json"
+check "unreadable file: exit 1 naming it" [ "$rc" -eq 1 ] && grep -q 'does-not-exist' <<<"$err"
+
+# ---- drift: a live table changed behind chlb's back ---------------------------
+vip_id=$(c -j vip list | python3 -c 'import json,sys; print([v["id"] for v in json.load(sys.stdin)["vips"] if v["vip"]=="10.0.0.100:80/tcp"][0])')
+inner=$(bpftool -j map lookup pinned "$PIN/chlb_tables" key $vip_id 0 0 0 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("value") if isinstance(d.get("value"), int) else int.from_bytes(bytes(int(x,16) for x in d["value"]), "little"))')
+bpftool map update id "$inner" key 7 0 0 0 value 0xff 0xff 0xff 0xff
+run -j status
+check "status reports the drifted VIP" [ "$rc" -eq 0 -a \
+	"$(field 'd["drifted"], [v["drift"] for v in d["vips"]].count(True)')" = "1 1" ]
+check "its checksum is the live table's, not the model's" \
+	[ "$(field '[v["checksum"] != v["model_checksum"] for v in d["vips"] if v["drift"]][0]')" = True ]
+run status
+check "plain status says to run sync" grep -q "chlb sync" <<<"$out"
+run -j sync
+check "sync repairs it" [ "$rc" -eq 0 -a "$(field 'd["repaired"] >= 1')" = True ]
+check "no drift after sync, checksums as before" [ "$(c -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["drifted"])')" = 0 ]
+
+# ---- a VIP never adopts an earlier VIP's leftovers ----------------------------
+# A backend entry in use for VIP id 5, which no VIP has (a crash of an older chlb).
+python3 - "$PIN" <<'PY'
+import subprocess, sys
+pin = sys.argv[1]
+addr = bytes(10) + b"\xff\xff" + bytes([10, 9, 0, 99])
+val = addr + bytes([2, 0, 0, 0, 0, 0x99]) + (1).to_bytes(2, "little") + (5).to_bytes(4, "little") \
+    + (1).to_bytes(4, "little") + (1).to_bytes(4, "little") + bytes(4)
+key = (4000).to_bytes(4, "little")
+subprocess.check_call(["bpftool", "map", "update", "pinned", f"{pin}/chlb_backends", "key", "hex",
+                       *[f"{b:02x}" for b in key], "value", "hex", *[f"{b:02x}" for b in val]])
+PY
+for v in 10.0.0.101 10.0.0.102 10.0.0.103 10.0.0.104; do c vip add $v:80/tcp; done
+run -j vip list
+check "a new VIP with the id of the leftover has no backends" \
+	[ "$(field '[v["backends"] for v in d["vips"] if v["id"] == 5]')" = "[0]" ]
+run -j backend list
+check "the leftover is not listed" [ "$(field '[b["address"] for b in d["backends"]].count("10.9.0.99")')" = 0 ]
+
+# ---- pins of another layout are refused with what to do -------------------------
+python3 - "$PIN" 1 <<'PY'
+import json, subprocess, sys
+pin, ver = sys.argv[1], int(sys.argv[2])
+d = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned", f"{pin}/chlb_config", "key", "0", "0", "0", "0"]))
+v = bytearray(int(x, 16) for x in d["value"]) if isinstance(d["value"], list) else None
+v[36:40] = ver.to_bytes(4, "little")
+subprocess.check_call(["bpftool", "map", "update", "pinned", f"{pin}/chlb_config", "key", "0", "0", "0", "0", "value", "hex", *[f"{b:02x}" for b in v]])
+PY
+run status
+check "another layout: one clear error, exit 1" [ "$rc" -eq 1 ] && grep -q "layout version 1; this chlb uses 2" <<<"$err" && grep -q "detach" <<<"$err"
+run vip add 10.0.0.105:80/tcp
+check "another layout: changes refused too" [ "$rc" -eq 1 ]
+python3 - "$PIN" 2 <<'PY' 2>/dev/null || true
+import json, subprocess, sys
+pin, ver = sys.argv[1], int(sys.argv[2])
+d = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned", f"{pin}/chlb_config", "key", "0", "0", "0", "0"]))
+v = bytearray(int(x, 16) for x in d["value"])
+v[36:40] = ver.to_bytes(4, "little")
+subprocess.check_call(["bpftool", "map", "update", "pinned", f"{pin}/chlb_config", "key", "0", "0", "0", "0", "value", "hex", *[f"{b:02x}" for b in v]])
+PY
+run status
+check "the right layout again: status works" [ "$rc" -eq 0 ]
+
+run detach
+check "detach" [ "$rc" -eq 0 ]
+echo "config: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
