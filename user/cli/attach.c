@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * chlb attach / detach. attach either completes (maps pinned, config
- * written, program attached and pinned) or undoes every step it took.
+ * chlb attach / detach.
+ *
+ * attach goes in an order that leaves every interrupted state one that
+ * detach cleans up: the maps are pinned (by libbpf, at load), the config is
+ * written, the program is pinned, and only then attached. A chlb program
+ * that runs is therefore always pinned, with its config beside it. On an
+ * error attach undoes every step it took.
+ *
+ * detach goes the other way and copes with any subset of the pins (an
+ * attach or detach killed half way): detach the pinned program from
+ * wherever it runs, unpin it, then the maps, then remove the directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,33 +24,59 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "chlb.skel.h"
 #include "cli.h"
 #include "core/parse.h"
-#include "core/state.h"
+#include "core/pindir.h"
+#include "dp/dataplane.h"
 #include "dp/xdp.h"
+/* the ring's point limit and which builds it binds (CHLB_MAX_POINTS) */
+#include "lib/ring_internal.h"
 
 #define BPFFS "/sys/fs/bpf"
+#define MIB (1ull << 20)
+/* The most the maps of one instance may pin: this, or half the RAM if less. */
+#define ATTACH_MEM_MAX (4ull << 30)
+
+/* What one flow-table entry costs: its way in a CHLB_FLOW_WAYS-way bucket. */
+#define FLOW_ENTRY_BYTES sizeof(struct chlb_flow_way)
 
 static int attach_help(void)
 {
 	printf("Usage: chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                  [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
 	       "                  [--flow-table N|off] [--udp-timeout SECONDS]\n"
-	       "       chlb detach\n"
+	       "       loads the XDP program with these limits, pins it and its maps under the\n"
+	       "       pin directory, then attaches it to DEV\n"
 	       "       defaults: native mode, M=%u, V=%u, random seed, algo ring,\n"
 	       "       %u VIPs, %u backends (all VIPs together),\n"
-	       "       flow table of %u entries (~%u MB), UDP flows re-hashed after %u s idle\n"
+	       "       flow table of %u entries (%llu MiB, %zu bytes an entry),\n"
+	       "       UDP flows re-hashed after %u s idle\n"
 	       "       --flow-table: live flows keep their backend across backend changes;\n"
-	       "       off: every packet follows the current table (stateless)\n",
+	       "       off: every packet follows the current table (stateless)\n"
+	       "       limits: the maps may pin at most %llu GiB or half the RAM, whichever\n"
+	       "       is less (attach prints what they can pin); tables above %u slots are\n"
+	       "       built by sorting V x weight points a backend, at most %llu for a VIP,\n"
+	       "       so there V x 256 x N must not exceed that\n",
 	       CHLB_DEFAULT_TABLE_SIZE, CHLB_DEFAULT_VNODES, CHLB_DEFAULT_MAX_VIPS,
 	       CHLB_DEFAULT_MAX_BACKENDS, CHLB_DEFAULT_FLOW_ENTRIES,
-	       CHLB_DEFAULT_FLOW_ENTRIES / 8192 /* ~128 bytes an entry */,
-	       CHLB_DEFAULT_UDP_TIMEOUT);
+	       (unsigned long long)CHLB_DEFAULT_FLOW_ENTRIES * FLOW_ENTRY_BYTES / MIB,
+	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, ATTACH_MEM_MAX >> 30,
+	       CHLB_BUCKET_MAX_M, (unsigned long long)CHLB_MAX_POINTS);
+	return 0;
+}
+
+static int detach_help(void)
+{
+	printf("Usage: chlb detach\n"
+	       "       detaches chlb's XDP program from its interface and removes everything\n"
+	       "       under the pin directory; also cleans up what an interrupted attach or\n"
+	       "       detach left there\n");
 	return 0;
 }
 
@@ -51,13 +86,18 @@ static bool is_our_pin(const char *name)
 	return !strncmp(name, "chlb_", 5) || !strcmp(name, CHLB_PIN_PROG);
 }
 
+/* The program first: while it is pinned, its maps and config stay beside it. */
 static int remove_pins(const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
-	DIR *d = opendir(dir);
+	DIR *d;
 	int err = 0;
 
+	snprintf(path, sizeof(path), "%s/%s", dir, CHLB_PIN_PROG);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d)))
@@ -84,6 +124,27 @@ static bool has_pins(const char *dir)
 	return found;
 }
 
+/* The pinned config; -ENOENT without one, -EPROTO when its layout is not ours. */
+static int read_config(const char *dir, struct chlb_config *cfg)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CHLB_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && info.value_size != sizeof(*cfg))
+		err = -EPROTO;
+	if (!err)
+		err = bpf_map_lookup_elem(fd, &zero, cfg);
+	close(fd);
+	return err;
+}
+
 static int ensure_bpffs(void)
 {
 	struct statfs fs;
@@ -93,7 +154,7 @@ static int ensure_bpffs(void)
 	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-		return cli_err(-errno, "cannot mount bpffs at %s: %s", BPFFS, strerror(errno));
+		return cli_fail(-errno, "cannot mount bpffs at %s: %s", BPFFS, strerror(errno));
 	return 0;
 }
 
@@ -104,10 +165,10 @@ static int if_mac(const char *dev, __u8 mac[6])
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return cli_fail(-errno, "socket: %s", strerror(errno));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		err = cli_err(-errno, "cannot read the MAC of '%s': %s", dev, strerror(errno));
+		err = cli_fail(-errno, "cannot read the MAC of '%s': %s", dev, strerror(errno));
 	else
 		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	close(fd);
@@ -118,6 +179,7 @@ struct attach_args {
 	const char *dev;
 	int ifindex;
 	struct chlb_config cfg;
+	unsigned long long memory;	/* the most the maps can pin */
 };
 
 enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS, O_FLOWS, O_UDP_TIMEOUT };
@@ -164,7 +226,7 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed, CLI_E)) || parse_flow_opts(o, c))
 		return -EINVAL;
 	if (!o[O_SEED].val && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
-		return cli_err(-errno, "getrandom: %s", strerror(errno));
+		return cli_fail(-errno, "getrandom: %s", strerror(errno));
 	if (o[O_ALGO].val && (err = chlb_algo_parse(o[O_ALGO].val, &algo)))
 		return cli_err(err, "invalid algorithm '%s': %s", o[O_ALGO].val,
 			       chlb_strerror(err));
@@ -199,45 +261,6 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 	return if_mac(a->dev, a->cfg.if_mac);
 }
 
-/* Load, configure, attach. On failure the caller removes our pins. */
-static int attach_locked(struct attach_args *a)
-{
-	struct chlb_dp_opts opts = {
-		.pin_dir = cli.pin_dir,
-		.max_vips = a->cfg.max_vips,
-		.max_backends = a->cfg.max_backends,
-		.table_size = a->cfg.table_size,
-		.seed = a->cfg.seed,
-		.flow_entries = a->cfg.flow_entries,
-		.udp_timeout = a->cfg.udp_timeout,
-	};
-	struct chlb *skel = NULL;
-	struct chlb_dp dp;
-	__u32 zero = 0;
-	int err;
-
-	memcpy(opts.if_mac, a->cfg.if_mac, 6);
-	err = chlb_dp__load(&opts, &skel);
-	if (err) {
-		cli_err(err, "cannot load the XDP program: %s", strerror(-err));
-		goto out;
-	}
-	err = chlb_dp__from_skel(skel, &dp);
-	/* the flow table as loaded: rounded to whole buckets */
-	a->cfg.flow_entries = dp.flow_entries;
-	a->cfg.flow_map_flags = 0;
-	if (!err)
-		err = bpf_map_update_elem(dp.config_fd, &zero, &a->cfg, BPF_ANY);
-	if (err) {
-		cli_err(err, "cannot write the config: %s", strerror(-err));
-		goto out;
-	}
-	err = xdp_attach(skel->obj, a->ifindex, a->cfg.xdp_mode, cli.pin_dir);
-out:
-	chlb__destroy(skel);
-	return err;
-}
-
 /* Refuse bad ring parameters before touching anything. */
 static int check_ring_opts(const struct chlb_config *c)
 {
@@ -253,78 +276,288 @@ static int check_ring_opts(const struct chlb_config *c)
 	return 0;
 }
 
+/*
+ * One VIP may hold every backend at weight 256: V x 256 x N points. The
+ * ring builds small tables (M <= CHLB_BUCKET_MAX_M) from bucket minima,
+ * whatever the points; larger ones sort every point, at most
+ * CHLB_MAX_POINTS. Refuse now what a later backend add would fail on.
+ */
+static int check_points(const struct chlb_config *c)
+{
+	unsigned long long worst = (unsigned long long)c->vnodes * CHLB_MAX_WEIGHT * c->max_backends;
+
+	if (chlb_build_uses_buckets(worst, c->table_size) || worst <= CHLB_MAX_POINTS)
+		return 0;
+	return err_usage(CLI_E, -E2BIG,
+			 "--vnodes %u x weight %u x --max-backends %u = %llu ring points for one VIP, more than the %llu a table of %u slots (> %u) can be built from; lower --vnodes, --max-backends or --table-size",
+			 c->vnodes, CHLB_MAX_WEIGHT, c->max_backends, worst,
+			 (unsigned long long)CHLB_MAX_POINTS, c->table_size, CHLB_BUCKET_MAX_M);
+}
+
+static unsigned long long round8(unsigned long long n)
+{
+	return (n + 7) & ~7ull;
+}
+
+enum { MEM_TABLES, MEM_FLOWS, MEM_BACKENDS, MEM_STATS, MEM_VIPS, MEM_CTL, MEM_N };
+
+static const char *const mem_names[MEM_N] = { "tables", "flow table", "backends",
+					      "per-CPU counters", "VIP maps", "controller maps" };
+
+/*
+ * The most the maps can pin with these sizes, as the kernel allocates
+ * them: array values 8-byte aligned, per-CPU values once a possible CPU.
+ */
+static void map_memory(const struct chlb_config *c, unsigned long long ncpus,
+		       unsigned long long mem[MEM_N])
+{
+	unsigned long long flows = c->flow_entries ? c->flow_entries : 1;
+	unsigned long long buckets = (flows + CHLB_FLOW_WAYS - 1) / CHLB_FLOW_WAYS;
+
+	/* every VIP's table of __u32 slots, plus the one being swapped in */
+	mem[MEM_TABLES] = (c->max_vips + 1ull) * c->table_size * 8;
+	mem[MEM_FLOWS] = buckets * CHLB_FLOW_WAYS * FLOW_ENTRY_BYTES;
+	mem[MEM_BACKENDS] = c->max_backends * round8(sizeof(struct chlb_backend));
+	mem[MEM_STATS] = ncpus * (c->max_backends * round8(sizeof(struct chlb_backend_stats)) +
+				  c->max_vips * round8(sizeof(struct chlb_vip_stats)) +
+				  round8(sizeof(struct chlb_global_stats)));
+	/* the VIP hash (preallocated, ~48 bytes a bucket and element header),
+	 * two copies of the index during a swap, the port filter */
+	mem[MEM_VIPS] = c->max_vips * (round8(sizeof(struct chlb_vip_key)) +
+				       round8(sizeof(struct chlb_vip_info)) + 48) +
+			2ull * chlb_vip_index_size(c->max_vips) * sizeof(struct chlb_vip_slot) +
+			sizeof(struct chlb_vip_ports);
+	/* health checks, and the undo journal as dp_set_sizes() sizes it */
+	mem[MEM_CTL] = c->max_vips * round8(sizeof(struct chlb_health)) +
+		       (2ull * c->max_vips + c->max_backends) * sizeof(struct chlb_journal_rec);
+}
+
+/* ATTACH_MEM_MAX, or half of the RAM when that is less. */
+static unsigned long long mem_bound(void)
+{
+	unsigned long long half;
+	struct sysinfo si;
+
+	if (sysinfo(&si))
+		return ATTACH_MEM_MAX;
+	half = (unsigned long long)si.totalram * si.mem_unit / 2;
+	return half < ATTACH_MEM_MAX ? half : ATTACH_MEM_MAX;
+}
+
+static int check_memory(struct attach_args *a)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	unsigned long long mem[MEM_N], bound = mem_bound();
+	int i;
+
+	if (ncpus < 0)
+		return cli_fail(ncpus, "cannot count the possible CPUs: %s", strerror(-ncpus));
+	map_memory(&a->cfg, ncpus, mem);
+	a->memory = 0;
+	for (i = 0; i < MEM_N; i++) {
+		cli_debug("chlb: maps: %-17s up to %llu bytes\n", mem_names[i], mem[i]);
+		a->memory += mem[i];
+	}
+	cli_debug("chlb: maps: total             up to %llu bytes (%llu MiB), bound %llu\n",
+		  a->memory, a->memory / MIB, bound);
+	if (a->memory <= bound)
+		return 0;
+	return err_usage(CLI_E, -E2BIG,
+			 "these sizes can pin %llu bytes (%llu MiB: tables %llu, flow table %llu), more than %llu (%llu GiB or half the RAM, whichever is less); lower --max-vips, --table-size or --flow-table",
+			 a->memory, a->memory / MIB, mem[MEM_TABLES], mem[MEM_FLOWS], bound,
+			 ATTACH_MEM_MAX >> 30);
+}
+
+/* Every limit together, before anything is created. */
+static int check_limits(struct attach_args *a)
+{
+	int err = check_ring_opts(&a->cfg);
+
+	if (!err)
+		err = check_points(&a->cfg);
+	if (!err)
+		err = check_memory(a);
+	return err;
+}
+
+/* Load (maps pinned), write the config, pin and attach the program. */
+static int attach_locked(struct attach_args *a)
+{
+	struct chlb_dp_opts opts = {
+		.pin_dir = cli.pin_dir,
+		.max_vips = a->cfg.max_vips,
+		.max_backends = a->cfg.max_backends,
+		.table_size = a->cfg.table_size,
+		.seed = a->cfg.seed,
+		.flow_entries = a->cfg.flow_entries,
+		.udp_timeout = a->cfg.udp_timeout,
+	};
+	struct chlb_config loaded;
+	struct chlb *skel = NULL;
+	__u32 zero = 0;
+	int fd, err;
+
+	memcpy(opts.if_mac, a->cfg.if_mac, 6);
+	err = chlb_dp__load(&opts, &skel);
+	if (err) {
+		cli_fail(err, "cannot load the XDP program: %s", strerror(-err));
+		goto out;
+	}
+	/* the data plane's part as it wrote it: the flow table in whole buckets */
+	fd = bpf_map__fd(skel->maps.chlb_config);
+	err = bpf_map_lookup_elem(fd, &zero, &loaded);
+	if (!err) {
+		a->cfg.flow_entries = loaded.flow_entries;
+		a->cfg.flow_map_flags = loaded.flow_map_flags;
+		a->cfg.netns_ino = pindir_netns_ino();
+		err = bpf_map_update_elem(fd, &zero, &a->cfg, BPF_ANY);
+	}
+	if (err) {
+		cli_fail(err, "cannot write the config: %s", strerror(-err));
+		goto out;
+	}
+	err = xdp_attach(skel->obj, a->ifindex, a->cfg.xdp_mode, cli.pin_dir, CLI_E);
+out:
+	chlb__destroy(skel);
+	return err;
+}
+
+/*
+ * Attach only into a directory without our pins. Anything there is either
+ * a running instance or what an interrupted attach or detach left; only
+ * detach removes state, so both are sent there.
+ */
+static int check_unused(const char *dir)
+{
+	struct chlb_config cfg;
+	__u32 id;
+	int attached = 0;
+
+	if (!has_pins(dir))
+		return 0;
+	if (read_config(dir, &cfg) || xdp_prog_id(dir, cfg.ifindex, &id, &attached))
+		return cli_err(-EEXIST,
+			       "%s holds an incomplete chlb instance (an attach or detach was interrupted); run 'chlb detach' to clean it up",
+			       dir);
+	if (!attached)
+		return cli_err(-EEXIST,
+			       "%s holds a chlb instance whose program is not attached (interrupted, or its interface went away); run 'chlb detach' to clean it up",
+			       dir);
+	return cli_err(-EEXIST, "chlb is already attached under %s; 'chlb detach' first", dir);
+}
+
+static void print_attached(const struct attach_args *a)
+{
+	struct json_object *o;
+	char seed[32];
+
+	snprintf(seed, sizeof(seed), "%016llx", (unsigned long long)a->cfg.seed);
+	if (!cli.json) {
+		printf("attached to %s (%s mode), seed %s, maps up to %llu MiB\n", a->dev,
+		       xdp_mode_name(a->cfg.xdp_mode), seed, a->memory / MIB);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "interface", json_object_new_string(a->dev));
+	json_object_object_add(o, "xdp_mode", json_object_new_string(xdp_mode_name(a->cfg.xdp_mode)));
+	json_object_object_add(o, "seed", json_object_new_string(seed));
+	json_object_object_add(o, "pin_dir", json_object_new_string(cli.pin_dir));
+	json_object_object_add(o, "memory_max_bytes", json_object_new_uint64(a->memory));
+	cli_json_print(o);
+}
+
 int do_attach(int argc, char **argv)
 {
 	struct attach_args a = {};
 	bool created = false;
-	int lock = -1, err;
+	int lock, err;
 
 	err = parse_attach(argc, argv, &a);
 	if (err)
 		return err == CLI_HELP ? attach_help() : err;
-	err = check_ring_opts(&a.cfg);
+	err = check_limits(&a);
 	if (!err)
 		err = ensure_bpffs();
 	if (err)
 		return err;
-	if (!mkdir(cli.pin_dir, 0700))
-		created = true;
-	else if (errno != EEXIST)
-		return cli_err(-errno, "cannot create %s: %s", cli.pin_dir, strerror(errno));
-	lock = state_lock(cli.pin_dir, true);
-	if (lock < 0) {
-		err = lock;
+	lock = pindir_create_lock(cli.pin_dir, &created, CLI_E);
+	if (lock < 0)
+		return lock;
+	err = check_unused(cli.pin_dir);
+	if (err)
 		goto out;
-	}
-	if (has_pins(cli.pin_dir)) {
-		err = cli_err(-EEXIST, "chlb is already attached under %s; 'chlb detach' first",
-			      cli.pin_dir);
-		goto out;
-	}
 	err = attach_locked(&a);
 	if (err)
 		remove_pins(cli.pin_dir);
-	else if (!cli.json)
-		printf("attached to %s (%s mode), seed %016llx\n", a.dev,
-		       xdp_mode_name(a.cfg.xdp_mode), (unsigned long long)a.cfg.seed);
 out:
 	if (err && created)
 		rmdir(cli.pin_dir);
-	if (lock >= 0)
-		close(lock);
-	if (!err && cli.json) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "interface", json_object_new_string(a.dev));
-		json_object_object_add(o, "xdp_mode",
-				       json_object_new_string(xdp_mode_name(a.cfg.xdp_mode)));
-		cli_json_print(o);
-	}
+	close(lock);
+	if (!err)
+		print_attached(&a);
 	return err;
+}
+
+static void print_detached(int ifindex)
+{
+	char name[IF_NAMESIZE] = "";
+	struct json_object *o;
+
+	if (ifindex && !if_indextoname(ifindex, name))
+		snprintf(name, sizeof(name), "%d", ifindex);
+	if (!cli.json) {
+		if (ifindex)
+			printf("detached from %s\n", name);
+		else
+			printf("detached (no chlb program was attached; %s removed)\n", cli.pin_dir);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "detached", json_object_new_boolean(true));
+	json_object_object_add(o, "interface", ifindex ? json_object_new_string(name) : NULL);
+	json_object_object_add(o, "pin_dir", json_object_new_string(cli.pin_dir));
+	cli_json_print(o);
+}
+
+/* Whatever is there: the program detached, the pins and the directory gone. */
+static int detach_locked(int *where)
+{
+	struct chlb_config cfg = {};
+	bool have_cfg = !read_config(cli.pin_dir, &cfg);
+	int err = 0;
+
+	/* the attach's namespace gone, its interface went with it: clean up */
+	if (have_cfg && cfg.netns_ino && cfg.netns_ino != pindir_netns_ino() &&
+	    !pindir_netns_exists(cfg.netns_ino))
+		cli_debug("chlb: namespace net:[%u] of the attach is gone\n", cfg.netns_ino);
+	else if (have_cfg)
+		err = pindir_check_netns(&cfg, CLI_E);
+	if (!err)
+		err = xdp_detach(cli.pin_dir, have_cfg ? (int)cfg.ifindex : 0, where, CLI_E);
+	if (err)
+		return err;
+	err = remove_pins(cli.pin_dir);
+	if (err)
+		return cli_fail(err, "cannot unpin under %s: %s", cli.pin_dir, strerror(-err));
+	if (rmdir(cli.pin_dir))
+		return cli_fail(-errno, "cannot remove %s: %s%s", cli.pin_dir, strerror(errno),
+				errno == ENOTEMPTY ? " (it holds files chlb did not make)" : "");
+	return 0;
 }
 
 int do_detach(int argc, char **argv)
 {
-	struct state st;
-	int n, err;
+	int n, lock, where = 0, err;
 
 	err = cli_args(argc, argv, NULL, NULL, 0, 0, NULL, &n);
 	if (err)
-		return err == CLI_HELP ? attach_help() : err;
-	err = state_open(&st, true);
+		return err == CLI_HELP ? detach_help() : err;
+	lock = pindir_lock(cli.pin_dir, true, CLI_E);
+	if (lock < 0)
+		return lock;
+	err = detach_locked(&where);
+	close(lock);
 	if (!err)
-		err = xdp_detach(cli.pin_dir, st.cfg.ifindex, st.cfg.xdp_mode);
-	if (!err) {
-		err = remove_pins(cli.pin_dir);
-		if (err)
-			cli_err(err, "cannot unpin under %s: %s", cli.pin_dir, strerror(-err));
-	}
-	if (!err && rmdir(cli.pin_dir))
-		err = cli_err(-errno, "cannot remove %s: %s", cli.pin_dir, strerror(errno));
-	state_close(&st);
-	if (!err && cli.json)
-		cli_json_print(json_object_new_object());
-	else if (!err)
-		printf("detached\n");
+		print_detached(where);
 	return err;
 }
