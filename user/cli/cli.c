@@ -57,6 +57,22 @@ void cli_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+/* -h or --help among argv, before any "--" (after it, words are values). */
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--"); i++)
+		if (is_help(argv[i]))
+			return true;
+	return false;
+}
+
 int cli_dispatch(const char *object, const struct cli_cmd *cmds, int argc,
 		 char **argv, int (*help)(void))
 {
@@ -65,12 +81,14 @@ int cli_dispatch(const char *object, const struct cli_cmd *cmds, int argc,
 	if (argc < 1 && object[0])
 		return cli_err(-EINVAL, "%s: missing command; try 'chlb %s help'", object,
 			       object);
-	if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
-	    !strcmp(argv[0], "-h"))
+	if (argc < 1 || !strcmp(argv[0], "help") || is_help(argv[0]))
 		return help();
 	for (c = cmds; c->name; c++)
 		if (!strcmp(argv[0], c->name))
 			return c->fn(argc - 1, argv + 1);
+	/* "-h anywhere is help": an unknown command with -h gets this level's */
+	if (wants_help(argc, argv))
+		return help();
 	if (object[0])
 		return cli_err(-EINVAL, "unknown command '%s %s'; try 'chlb %s help'",
 			       object, argv[0], object);
@@ -124,15 +142,20 @@ int cli_args(int argc, char **argv, struct cli_opt *opts, const char **pos,
 	     int min, int max, const char *const *names, int *npos)
 {
 	static struct cli_opt none[] = { {} };
+	bool after_dashes = false;
 	int i, n = 0, used;
 
 	if (!opts)
 		opts = none;
-	for (i = 0; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return CLI_HELP;
+	if (wants_help(argc, argv))
+		return CLI_HELP;
 	for (i = 0; i < argc; i += used) {
-		if (argv[i][0] == '-' && argv[i][1] == '-') {
+		used = 1;
+		if (!strcmp(argv[i], "--") && !after_dashes) {
+			after_dashes = true;	/* the rest are positionals: route KEY "-h" */
+			continue;
+		}
+		if (!after_dashes && argv[i][0] == '-' && argv[i][1] == '-') {
 			used = take_opt(opts, argc, argv, i);
 			if (used < 0)
 				return used;
@@ -141,7 +164,6 @@ int cli_args(int argc, char **argv, struct cli_opt *opts, const char **pos,
 		if (n >= max)
 			return cli_err(-EINVAL, "unexpected argument '%s'", argv[i]);
 		pos[n++] = argv[i];
-		used = 1;
 	}
 	if (n < min)
 		return cli_err(-EINVAL, "missing %s", names[n]);
