@@ -70,13 +70,28 @@ tb_mount_bpffs() {
 
 # ---- teardown -----------------------------------------------------------
 
+# A process that has exited, or a zombie waiting for its parent to reap it.
+tb_gone() {
+	[ ! -d "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# Stop our servers and return once they have exited: nginx's master takes
+# a moment to stop its workers, and a caller that goes on (make demo
+# returning, the next test binding the same ports) must not find them.
 tb_kill_pidfiles() {
-	local f pid
+	local f pid pids=() i
 	for f in "$TB_DIR"/*/*.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f" 2>/dev/null)
 		# Only our own servers: the pid file lives in our run directory.
-		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	for pid in "${pids[@]+"${pids[@]}"}"; do
+		for i in $(seq 100); do
+			tb_gone "$pid" && break
+			[ "$i" -eq 50 ] && kill -KILL "$pid" 2>/dev/null	# 5 s: no more patience
+			sleep 0.1
+		done
 	done
 	return 0
 }
