@@ -315,4 +315,338 @@ run -j detach
 check "detach -j" [ "$rc" -eq 0 ] && is_json "$out"
 check "nothing pinned after the second detach" [ ! -e "$PIN" ]
 
+# ==== hardening: pin directory, lock, interrupted attach/detach, namespaces,
+# ==== exit statuses, limits, help ==============================================
+# Each case below failed before the change it tests, except the modes check
+# (the kernel already pins 0600 and libbpf creates the directory 0700).
+# Instances here use their own pin directories (${PIN}x10..) and x0, y0.
+
+H=${PIN}x10
+cd_() { local d=$1; shift; nsenter --net="/run/netns/$NS" "$CHLB" -d "$d" "$@"; }
+# Like run, on pin directory $1.
+rund() { local d=$1; shift; out=$(cd_ "$d" "$@" 2>"$ERRF"); rc=$?; err=$(cat "$ERRF"); }
+xdp_on() { ip -n "$NS" link show "$1" | grep -q xdp; }
+# The last run exited $2 with one Error: line matching the ERE $3.
+err_is() {
+	if [ "$rc" -eq "$2" ] && [ "$(grep -c '^Error: ' <<<"$err")" -eq 1 ] &&
+		grep -qE -- "$3" <<<"$err"; then
+		ok "$1"
+	else
+		ko "$1" "rc=$rc $err"
+	fi
+}
+# flock(1) holding directory $1 for $2 s in the background (-o: the lock
+# is flock's own, so killing it releases the lock); sets $holder.
+hold_lock() {
+	local i
+	flock -o -x "$1" sleep "$2" &
+	holder=$!
+	PIDS+=("$holder")
+	for i in $(seq 100); do flock -n "$1" true || return 0; sleep 0.02; done
+	return 1
+}
+# A clean start for each group of cases, whatever an earlier one left.
+reset_h() {
+	local d i
+	for d in "$H" "${PIN}x11" "${PIN}x12"; do
+		[ -L "$d" ] && rm -f "$d"
+		cd_ "$d" detach >/dev/null 2>&1
+		rm -rf "$d"
+	done
+	for i in x0 y0; do
+		ip -n "$NS" link set "$i" xdp off 2>/dev/null
+		ip -n "$NS" link set "$i" xdpgeneric off 2>/dev/null
+	done
+}
+# How the tests count the bpf() calls of a command, to interrupt each one.
+bpf_calls() {
+	local f
+	f=$(mktemp)
+	nsenter --net="/run/netns/$NS" strace -f -o "$f" -e trace=bpf "$CHLB" "$@" >/dev/null 2>&1
+	grep -c 'bpf(' "$f"
+	rm -f "$f"
+}
+# chlb under strace, the $2nd call of the syscalls $1 made to fail with $3
+# (error=EINVAL or signal=KILL).
+inject() {
+	local set=$1 n=$2 what=$3; shift 3
+	nsenter --net="/run/netns/$NS" strace -f -o /dev/null -e trace="$set" \
+		-e inject="$set:$what:when=$n" "$CHLB" "$@"
+}
+
+# ---- the pin directory: private, and nobody else's ---------------------------
+
+rund "$H" attach x0
+check "attach: pin directory 0700, every pin 0600" bash -c \
+	"[ \$(stat -c %a '$H') = 700 ] && [ -z \"\$(find '$H' -mindepth 1 ! -perm 600)\" ]"
+reset_h
+mkdir "$H" && chown nobody "$H"
+rund "$H" attach x0
+err_is "attach into a directory owned by nobody: exit 1, names it and the owner" 1 \
+	"$H is owned by uid 65534"
+check "... pinned nothing there, attached nothing" \
+	bash -c "[ -z \"\$(ls -A '$H')\" ] && ! ip -n $NS link show x0 | grep -q xdp"
+rund "$H" status
+err_is "status refuses that directory too" 1 "$H is owned by uid 65534"
+reset_h
+mkdir -m 0777 "$H" && chmod 0777 "$H"
+rund "$H" attach x0
+err_is "attach into a directory others can write: exit 1" 1 "$H is writable by group or others"
+reset_h
+mkdir "${PIN}x11" && ln -s "${PIN}x11" "$H"
+rund "$H" attach x0
+err_is "attach through a symlink: exit 1, names the link" 1 "$H is a symbolic link"
+check "... and pinned nothing in its target" bash -c "[ -z \"\$(ls -A '${PIN}x11')\" ]"
+rm -f "$H"
+reset_h
+rund "/tmp/chlb-cli-${ID}x1" attach x0
+err_is "attach outside bpffs: exit 1" 1 "is not on a BPF filesystem"
+check "... and removed the directory it made" [ ! -e "/tmp/chlb-cli-${ID}x1" ]
+
+# ---- the lock: a bounded wait, on the directory the path still names ------------
+
+reset_h
+
+cd_ "$H" attach x0 >/dev/null
+if hold_lock "$H" 5; then
+	t0=$(date +%s%N)
+	out=$(CHLB_LOCK_TIMEOUT=0.5 cd_ "$H" vip add 10.0.0.77:80/tcp 2>"$ERRF")
+	rc=$? err=$(cat "$ERRF") t=$((($(date +%s%N) - t0) / 1000000))
+	err_is "lock held elsewhere: vip add gives up (exit 1)" 1 "another chlb holds the lock on $H"
+	check "... after about CHLB_LOCK_TIMEOUT=0.5 (${t} ms)" [ "$t" -ge 400 -a "$t" -lt 3000 ]
+	out=$(CHLB_LOCK_TIMEOUT=0.2 cd_ "$H" status 2>"$ERRF")
+	rc=$? err=$(cat "$ERRF")
+	err_is "... status (a reader) too" 1 "another chlb holds the lock on $H"
+	kill "$holder" 2>/dev/null
+else
+	ko "flock(1) holds the pin directory"
+fi
+out=$(CHLB_LOCK_TIMEOUT=soon cd_ "$H" status 2>"$ERRF")
+rc=$? err=$(cat "$ERRF")
+err_is "CHLB_LOCK_TIMEOUT not a number: exit 2" 2 "CHLB_LOCK_TIMEOUT"
+
+# A command waits on the directory; meanwhile it is replaced (renamed away,
+# a new instance attached at the path) and someone else locks the new one.
+# The waiter must notice and wait for the new directory's lock, not act on
+# the new instance while another process holds it.
+if hold_lock "$H" 2; then
+	h1=$holder
+	CHLB_LOCK_TIMEOUT=20 cd_ "$H" vip add 10.0.0.78:80/tcp >/dev/null 2>"$ERRF" &
+	waiter=$!
+	PIDS+=("$waiter")
+	sleep 0.3
+	mv "$H" "${PIN}x12" && cd_ "$H" attach y0 >/dev/null && hold_lock "$H" 3
+	h2=$holder
+	kill -0 "$h1" 2>/dev/null
+	check "(the first lock was still held while the directory was replaced)" [ $? -eq 0 ]
+	wait "$waiter"
+	wrc=$?
+	kill -0 "$h2" 2>/dev/null
+	h2_alive=$?
+	check "a waiter whose directory was replaced waits for the new lock (rc $wrc)" \
+		[ "$wrc" -eq 0 -a "$h2_alive" -ne 0 ]
+	l_new=$(cd_ "$H" vip list) l_old=$(cd_ "${PIN}x12" vip list)
+	check "... and acted on the new instance only" \
+		[ -n "$(grep 10.0.0.78 <<<"$l_new")" -a -z "$(grep 10.0.0.78 <<<"$l_old")" ]
+	cd_ "${PIN}x12" detach >/dev/null
+	cd_ "$H" detach >/dev/null
+else
+	ko "flock(1) holds the pin directory"
+fi
+check "(both instances detached)" bash -c "[ ! -e '$H' ] && [ ! -e '${PIN}x12' ] &&
+	! ip -n $NS link show x0 | grep -q xdp && ! ip -n $NS link show y0 | grep -q xdp"
+
+reset_h
+# Three loops of attach + detach on one directory and interface: the only
+# errors are "already attached" and "not attached", and nothing leaks.
+race_log=$(mktemp)
+racer() {
+	local i
+	for i in $(seq 12); do
+		cd_ "$H" attach x0 --xdp-mode skb >/dev/null
+		cd_ "$H" detach >/dev/null
+	done 2>>"$race_log"
+}
+racer & r1=$!
+racer & r2=$!
+racer & r3=$!
+PIDS+=("$r1" "$r2" "$r3")
+wait "$r1" "$r2" "$r3"
+cd_ "$H" detach >/dev/null 2>&1
+unexpected=$(grep -v -e "is already attached under $H" -e "is not attached (no $H)" "$race_log")
+check "attach/detach racing: no other error (${unexpected:-none})" [ -z "$unexpected" ]
+check "attach/detach racing: nothing left attached or pinned" \
+	bash -c "[ ! -e '$H' ] && ! ip -n $NS link show x0 | grep -q xdp"
+rm -f "$race_log"
+
+# ---- attach or detach killed at any bpf() call: detach cleans up ---------------
+
+reset_h
+
+if ! command -v strace >/dev/null; then
+	echo "SKIPPED: interrupted attach/detach (no strace)"
+else
+	natt=$(bpf_calls -d "$H" attach x0)
+	cd_ "$H" detach >/dev/null
+	bad_kill=""
+	for n in $(seq 1 $((natt + 1))); do
+		inject bpf "$n" signal=KILL -d "$H" attach x0 >/dev/null 2>&1
+		rund "$H" attach x0
+		if [ "$rc" -ne 0 ] && ! { [ "$rc" -eq 2 ] && grep -q "'chlb detach'" <<<"$err"; }; then
+			bad_kill+=" [kill at $n: attach rc=$rc $err]"
+		fi
+		rund "$H" detach
+		[ "$rc" -eq 0 ] || bad_kill+=" [kill at $n: detach rc=$rc $err]"
+		if [ -e "$H" ] || xdp_on x0; then
+			bad_kill+=" [kill at $n: left $(ls "$H" 2>/dev/null | tr '\n' ' ')]"
+			cd_ "$H" detach >/dev/null 2>&1
+		fi
+	done
+	check "attach killed at each of its $natt bpf() calls: attach says 'chlb detach', detach cleans up${bad_kill}" \
+		[ -z "$bad_kill" -a "$natt" -gt 20 ]
+
+	reset_h
+	cd_ "$H" attach x0 >/dev/null
+	ndet=$(bpf_calls -d "$H" detach)
+	bad_kill=""
+	for set in bpf unlink; do
+		last=14	# unlink: the program's pin and the maps', and some more
+		[ "$set" = bpf ] && last=$ndet
+		for n in $(seq 1 "$last"); do
+			cd_ "$H" attach x0 >/dev/null 2>&1
+			inject $set "$n" signal=KILL -d "$H" detach >/dev/null 2>&1
+			rund "$H" detach
+			if ! { [ "$rc" -eq 0 ] || [ "$rc" -eq 2 -a ! -e "$H" ]; } || [ -e "$H" ] || xdp_on x0; then
+				bad_kill+=" [$set $n: rc=$rc $err]"
+				cd_ "$H" detach >/dev/null 2>&1
+			fi
+		done
+	done
+	check "detach killed at each bpf()/unlink() call: the next detach cleans up${bad_kill}" \
+		[ -z "$bad_kill" ]
+fi
+
+# An attached program whose pin is gone (what an older chlb killed between
+# attaching and pinning left): attach sends to detach, detach finds it by
+# its maps and takes it off.
+reset_h
+cd_ "$H" attach x0 >/dev/null && rm "$H/prog"
+rund "$H" attach x0
+err_is "attach over an attached but unpinned program: exit 2, says 'chlb detach'" 2 "'chlb detach'"
+rund "$H" detach
+check "... detach takes it off x0 and removes the pins (rc $rc)" \
+	bash -c "[ $rc -eq 0 ] && [ ! -e '$H' ] && ! ip -n $NS link show x0 | grep -q xdp"
+
+# ---- what the kernel refuses is a run-time failure (exit 1) ----------------------
+
+if command -v strace >/dev/null; then
+	reset_h
+	bad_rc="" saw_load=""
+	for n in $(seq 1 $((natt + 1))); do
+		inject bpf "$n" error=EINVAL -d "$H" attach x0 >/dev/null 2>"$ERRF"
+		rc=$?
+		err=$(grep '^Error: ' "$ERRF")
+		case $rc in
+		0) cd_ "$H" detach >/dev/null ;;
+		1) grep -q "cannot load the XDP program" <<<"$err" && saw_load=1
+		   if [ -e "$H" ] || xdp_on x0; then bad_rc+=" [$n: left state]"; fi ;;
+		*) bad_rc+=" [$n: rc=$rc $err]"
+		   cd_ "$H" detach >/dev/null 2>&1 ;;
+		esac
+	done
+	check "attach with EINVAL at each bpf() call (the verifier's answer): exit 1, never 2, nothing left${bad_rc}" \
+		[ -z "$bad_rc" -a -n "$saw_load" ]
+fi
+
+# ---- network namespaces ---------------------------------------------------------
+
+reset_h
+
+cd_ "$H" attach x0 >/dev/null
+cp_() { nsenter --net="/run/netns/$PEER" "$CHLB" -d "$H" "$@"; }
+for cmd in status "vip add 10.0.0.79:80/tcp" detach; do
+	out=$(cp_ $cmd 2>"$ERRF")
+	rc=$? err=$(cat "$ERRF")
+	err_is "$cmd from another network namespace: exit 2, names both, says where" 2 \
+		"net:\[[0-9]+\].*net:\[[0-9]+\].*nsenter --net=/run/netns/$NS "
+done
+check "... the refused detach left XDP on x0 and the pins" bash -c \
+	"ip -n $NS link show x0 | grep -q xdp && [ -e '$H/prog' ] && [ -e '$H/chlb_config' ]"
+run -d "$H" -j detach
+check "detach -j: {detached, interface, pin_dir}" [ "$rc" -eq 0 -a \
+	"$(jq_py "$out" 'd["detached"], d["interface"], d["pin_dir"] == "'"$H"'"')" = "True x0 True" ]
+
+# The attach's namespace deleted (its veth with it): only detach still works.
+Z=chlbcliz$ID
+if ip netns add "$Z" && ip -n "$Z" link add z0 type veth peer name z1 &&
+	ip -n "$Z" link set z0 up && ip -n "$Z" link set z1 up &&
+	nsenter --net="/run/netns/$Z" "$CHLB" -d "$H" attach z0 >/dev/null; then
+	ip netns del "$Z"
+	rund "$H" status
+	err_is "status after the attach's namespace was deleted: exit 2, says it is gone" 2 \
+		"no longer exists.*chlb detach"
+	rund "$H" detach
+	check "... detach from another namespace cleans up" [ "$rc" -eq 0 -a ! -e "$H" ]
+else
+	ko "a namespace of its own for the gone-namespace case"
+	ip netns del "$Z" 2>/dev/null
+fi
+
+# ---- limits checked together at attach -------------------------------------------
+
+reset_h
+
+bad "attach: V x 256 x N more points than the ring sorts" -d "$H" attach x0 --table-size 1000000
+check "... the error gives the figures" grep -q "1048576000 ring points" <<<"$err"
+bad "attach: maps over the memory bound" -d "$H" attach x0 --max-vips 65536 --table-size 100000
+check "... the error gives the figure" grep -qE "can pin [0-9]{11} bytes" <<<"$err"
+run -d "$H" attach x0 --table-size 1000000 --vnodes 100 --max-backends 1000 --xdp-mode skb
+check "attach: a large table whose points fit is accepted" [ "$rc" -eq 0 ]
+c -d "$H" detach >/dev/null
+out=$(cd_ "$H" -v attach x0 2>"$ERRF")
+rc=$?
+check "attach -v: the memory the maps can pin, map by map" \
+	grep -q "maps: total .* up to [0-9]* bytes" "$ERRF"
+check "attach: the success line says it" grep -qE "maps up to [0-9]+ MiB" <<<"$out"
+c -d "$H" detach >/dev/null
+run -d "$H" -j attach x0
+check "attach -j: memory_max_bytes" [ "$rc" -eq 0 -a "$(jq_py "$out" 'd["memory_max_bytes"] > 16 << 20')" = True ]
+
+# ---- help, detach -j, the testbed's teardown ---------------------------------------
+
+reset_h
+
+run detach --help
+check "detach --help is detach's own" [ "$rc" -eq 0 -a "$(head -1 <<<"$out")" = "Usage: chlb detach" \
+	-a -z "$(grep "attach DEV" <<<"$out")" ]
+run attach --help
+check "attach --help: the flow table's memory from its entry size (64 bytes)" \
+	grep -q "16 MiB, 64 bytes an entry" <<<"$out"
+cd_ "$H" attach x0 >/dev/null
+run -d "$H" vip add $V4
+run -d "$H" backend add $V4 10.9.0.10 --mac 02:00:00:00:00:10
+for args in "route $V4 -h" "route -h $V4 k" "vip frob -h" "backend frob --help" "frob -h"; do
+	run -d "$H" $args
+	check "'$args' prints help" [ "$rc" -eq 0 -a -n "$(grep "^Usage: chlb" <<<"$out")" ]
+done
+run -d "$H" -j route $V4 -- -h
+check "route VIP -- -h routes the key '-h'" [ "$rc" -eq 0 -a "$(jq_py "$out" 'd["key"]' 2>&1)" = "-h" ]
+c -d "$H" detach >/dev/null
+
+# make demo / tb_down: returns once the servers it stopped have exited.
+(
+	TB_ID=clitb$ID
+	. scripts/testbed.sh
+	mkdir -p "$TB_DIR/n1"
+	# a server that takes a second to exit on SIGTERM, like nginx finishing
+	bash -c 'trap "sleep 1; exit 0" TERM; while :; do sleep 0.1; done' &
+	echo $! >"$TB_DIR/n1/slow.pid"
+	srv=$!
+	sleep 0.2
+	tb_down
+	# gone, or a zombie waiting for this shell to reap it
+	[ ! -d /proc/$srv ] || grep -q '^[0-9]* ([^)]*) Z' /proc/$srv/stat
+)
+check "tb_down waits for the servers it stopped" [ $? -eq 0 ]
+
 finish

@@ -39,15 +39,17 @@ jq_py() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); print($2)
 # Leftovers of earlier runs whose shell is gone (names end in its PID).
 remove_stale() {
 	local n pid p
-	for n in $(ip netns list | awk '{print $1}' | grep -E '^chlbclip?[0-9]+$'); do
+	for n in $(ip netns list | awk '{print $1}' | grep -E '^chlbcli[pz]?[0-9]+$'); do
 		pid=${n##*[!0-9]}
 		kill -0 "$pid" 2>/dev/null || ip netns del "$n" 2>/dev/null
 	done
-	for p in /sys/fs/bpf/chlb-cli-*; do
-		[ -d "$p" ] || continue
+	for p in /sys/fs/bpf/chlb-cli-* /tmp/chlb-cli-*; do
+		[ -e "$p" ] || [ -L "$p" ] || continue
 		pid=${p##*-}
 		pid=${pid%%x*}
 		kill -0 "$pid" 2>/dev/null && continue
+		# a symlink or file made by a hardening case: remove it, not its target
+		if [ -L "$p" ] || [ ! -d "$p" ]; then rm -f "$p"; continue; fi
 		rm -f "$p"/* 2>/dev/null
 		rmdir "$p" 2>/dev/null
 	done
@@ -57,7 +59,8 @@ cleanup() {
 	local p d
 	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	for d in "$PIN" "$PIN"x*; do
+	for d in "$PIN" "$PIN"x* /tmp/chlb-cli-"$ID"*; do
+		if [ -L "$d" ] || [ -f "$d" ]; then rm -f "$d"; continue; fi
 		[ -d "$d" ] || continue
 		nsenter --net="/run/netns/$NS" "$CHLB" -d "$d" detach >/dev/null 2>&1
 		rm -f "$d"/* 2>/dev/null
@@ -65,21 +68,25 @@ cleanup() {
 	done
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$PEER" 2>/dev/null
+	ip netns del "chlbcliz$ID" 2>/dev/null
 	rm -f "$ERRF"
 }
 
 # v0 (10.9.0.1, chlb) in $NS <-> v1 (10.9.0.2) in $PEER; a second pair
-# w0/w1 for a second instance.
+# w0/w1 for a second instance; x0/x1 and y0/y1 for the hardening cases.
 make_topology() {
+	local p
 	ip netns add "$NS" && ip netns add "$PEER" || return 1
-	ip -n "$NS" link add v0 type veth peer name v1 netns "$PEER" || return 1
-	ip -n "$NS" link add w0 type veth peer name w1 netns "$PEER" || return 1
+	for p in v w x y; do
+		ip -n "$NS" link add ${p}0 type veth peer name ${p}1 netns "$PEER" || return 1
+	done
 	ip -n "$NS" addr add 10.9.0.1/24 dev v0
 	ip -n "$NS" addr add 2001:db8:9::1/64 dev v0 nodad
 	ip -n "$PEER" addr add 10.9.0.2/24 dev v1
 	ip -n "$PEER" addr add 2001:db8:9::2/64 dev v1 nodad
-	ip -n "$NS" link set v0 up && ip -n "$NS" link set w0 up &&
-		ip -n "$PEER" link set v1 up && ip -n "$PEER" link set w1 up
+	for p in v w x y; do
+		ip -n "$NS" link set ${p}0 up && ip -n "$PEER" link set ${p}1 up || return 1
+	done
 }
 
 # Everything a suite does before its first case: skip unless root, clear
