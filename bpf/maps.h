@@ -141,6 +141,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_journal_head SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct chlb_backend_health);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_bhealth SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_daemon_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_daemon SEC(".maps");
+
 /* Userspace's record of the attach parameters; the program never reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -13,7 +13,7 @@ PKGS=(
 	liburcu-dev libxxhash-dev libjson-c-dev libmnl-dev
 	# tests
 	libcunit1-dev libasan8 libubsan1 libtsan2 util-linux
-	iproute2 ethtool python3 curl socat nginx-light tcpdump
+	iproute2 ethtool python3 curl socat nginx-light tcpdump strace
 )
 
 missing=()

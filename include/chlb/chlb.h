@@ -113,6 +113,16 @@ int chlb_algo_parse(const char *name, enum chlb_algo *algo);
 
 /* ---- the ring --------------------------------------------------------- */
 
+/*
+ * Build limits. Tables of up to CHLB_RING_BUCKET_MAX_M slots are filled from
+ * per-slot minima, whatever the number of points; larger ones sort every
+ * point (V x the sum of the weights), at most CHLB_RING_MAX_POINTS of them.
+ */
+#define CHLB_RING_MAX_POINTS	(1ull << 25)
+#define CHLB_RING_BUCKET_MAX_M	(1u << 19)
+/* Whether a table of table_size slots can be built from points points. */
+bool chlb_ring_points_fit(uint64_t points, uint32_t table_size);
+
 int chlb_ring__new(const struct chlb_ring_opts *opts, struct chlb_ring **ring);
 void chlb_ring__free(struct chlb_ring *ring);
 

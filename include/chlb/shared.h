@@ -51,11 +51,13 @@
 #define CHLB_MAP_VIP_HEALTH	"chlb_vip_health"
 #define CHLB_MAP_JOURNAL	"chlb_journal"
 #define CHLB_MAP_JOURNAL_HEAD	"chlb_journal_head"
+#define CHLB_MAP_BHEALTH	"chlb_bhealth"
+#define CHLB_MAP_DAEMON		"chlb_daemon"
 
 /*
  * The layout of the pinned maps, recorded in chlb_config.version at attach.
  * A chlb whose layout differs refuses the pins with a message instead of
- * misreading them. 2: health, journal, netns.
+ * misreading them. 2: health, journal, netns, daemon, backend health.
  */
 #define CHLB_ABI_VERSION	2
 
@@ -72,6 +74,17 @@ enum chlb_backend_flags {
 	CHLB_BACKEND_F_IN_USE = 1 << 0,
 	CHLB_BACKEND_F_DRAINING = 1 << 1,
 	CHLB_BACKEND_F_MAC_SET = 1 << 2,	/* MAC given by the user, not resolved */
+	/*
+	 * Failed its health checks (chlb daemon): owns no slots, like a
+	 * draining backend, but its flows re-hash too (gen is bumped when it
+	 * goes down), since it cannot answer them.
+	 */
+	CHLB_BACKEND_F_DOWN = 1 << 3,
+};
+
+enum chlb_vip_flags {
+	CHLB_VIP_F_PANIC = 1 << 0,	/* every backend down: all kept (fail open) */
+	CHLB_VIP_F_MANAGED = 1 << 1,	/* configured by a chlb daemon's source */
 };
 
 /*
@@ -251,6 +264,50 @@ struct chlb_journal_rec {
 	struct chlb_backend backend;
 };
 _Static_assert(sizeof(struct chlb_journal_rec) == 240, "chlb_journal_rec ABI");
+
+/*
+ * chlb_bhealth: ARRAY indexed by backend id, written by the daemon after
+ * each check of a backend (the XDP program never reads it), so `backend
+ * list` can show the last result. Valid when gen equals the backend's.
+ */
+enum chlb_check_result {
+	CHLB_CHECK_NONE = 0,		/* not checked (yet) */
+	CHLB_CHECK_OK = 1,
+	CHLB_CHECK_REFUSED = 2,		/* connection refused */
+	CHLB_CHECK_TIMEOUT = 3,
+	CHLB_CHECK_HTTP_STATUS = 4,	/* unexpected status: detail */
+	CHLB_CHECK_ERROR = 5,		/* other failure: detail is an errno */
+	CHLB_CHECK_MAX,
+};
+
+struct chlb_backend_health {
+	__u32 gen;		/* the backend's gen when written */
+	__u32 result;		/* enum chlb_check_result of the last check */
+	__u32 detail;		/* HTTP status, or errno */
+	__u32 down;		/* 1: taken out by its checks */
+	__u64 last_ns;		/* CLOCK_REALTIME of the last check */
+};
+_Static_assert(sizeof(struct chlb_backend_health) == 24, "chlb_backend_health ABI");
+
+/*
+ * chlb_daemon: ARRAY[1], the daemon managing this instance (pid 0: none).
+ * A CLI change to a VIP flagged CHLB_VIP_F_MANAGED is refused while that
+ * process lives (start_time tells a reused pid apart).
+ */
+enum chlb_source {
+	CHLB_SOURCE_NONE = 0,
+	CHLB_SOURCE_FILE = 1,
+	CHLB_SOURCE_ETCD = 2,
+};
+
+struct chlb_daemon_info {
+	__u32 pid;
+	__u32 source;		/* enum chlb_source */
+	__u64 start_time;	/* the process's start time, /proc/PID/stat field 22 */
+	__u64 since_ns;		/* CLOCK_REALTIME when it took the instance */
+	char desc[232];		/* the source: file path, etcd URLs and prefix */
+};
+_Static_assert(sizeof(struct chlb_daemon_info) == 256, "chlb_daemon_info ABI");
 
 /* chlb_bstats: PERCPU_ARRAY indexed by backend id */
 struct chlb_backend_stats {

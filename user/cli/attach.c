@@ -35,8 +35,6 @@
 #include "core/pindir.h"
 #include "dp/dataplane.h"
 #include "dp/xdp.h"
-/* the ring's point limit and which builds it binds (CHLB_MAX_POINTS) */
-#include "lib/ring_internal.h"
 
 #define BPFFS "/sys/fs/bpf"
 #define MIB (1ull << 20)
@@ -67,7 +65,7 @@ static int attach_help(void)
 	       CHLB_DEFAULT_MAX_BACKENDS, CHLB_DEFAULT_FLOW_ENTRIES,
 	       (unsigned long long)CHLB_DEFAULT_FLOW_ENTRIES * FLOW_ENTRY_BYTES / MIB,
 	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, ATTACH_MEM_MAX >> 30,
-	       CHLB_BUCKET_MAX_M, (unsigned long long)CHLB_MAX_POINTS);
+	       CHLB_RING_BUCKET_MAX_M, (unsigned long long)CHLB_RING_MAX_POINTS);
 	return 0;
 }
 
@@ -278,58 +276,20 @@ static int check_ring_opts(const struct chlb_config *c)
 
 /*
  * One VIP may hold every backend at weight 256: V x 256 x N points. The
- * ring builds small tables (M <= CHLB_BUCKET_MAX_M) from bucket minima,
+ * ring builds small tables (M <= CHLB_RING_BUCKET_MAX_M) from bucket minima,
  * whatever the points; larger ones sort every point, at most
- * CHLB_MAX_POINTS. Refuse now what a later backend add would fail on.
+ * CHLB_RING_MAX_POINTS. Refuse now what a later backend add would fail on.
  */
 static int check_points(const struct chlb_config *c)
 {
 	unsigned long long worst = (unsigned long long)c->vnodes * CHLB_MAX_WEIGHT * c->max_backends;
 
-	if (chlb_build_uses_buckets(worst, c->table_size) || worst <= CHLB_MAX_POINTS)
+	if (chlb_ring_points_fit(worst, c->table_size))
 		return 0;
 	return err_usage(CLI_E, -E2BIG,
 			 "--vnodes %u x weight %u x --max-backends %u = %llu ring points for one VIP, more than the %llu a table of %u slots (> %u) can be built from; lower --vnodes, --max-backends or --table-size",
 			 c->vnodes, CHLB_MAX_WEIGHT, c->max_backends, worst,
-			 (unsigned long long)CHLB_MAX_POINTS, c->table_size, CHLB_BUCKET_MAX_M);
-}
-
-static unsigned long long round8(unsigned long long n)
-{
-	return (n + 7) & ~7ull;
-}
-
-enum { MEM_TABLES, MEM_FLOWS, MEM_BACKENDS, MEM_STATS, MEM_VIPS, MEM_CTL, MEM_N };
-
-static const char *const mem_names[MEM_N] = { "tables", "flow table", "backends",
-					      "per-CPU counters", "VIP maps", "controller maps" };
-
-/*
- * The most the maps can pin with these sizes, as the kernel allocates
- * them: array values 8-byte aligned, per-CPU values once a possible CPU.
- */
-static void map_memory(const struct chlb_config *c, unsigned long long ncpus,
-		       unsigned long long mem[MEM_N])
-{
-	unsigned long long flows = c->flow_entries ? c->flow_entries : 1;
-	unsigned long long buckets = (flows + CHLB_FLOW_WAYS - 1) / CHLB_FLOW_WAYS;
-
-	/* every VIP's table of __u32 slots, plus the one being swapped in */
-	mem[MEM_TABLES] = (c->max_vips + 1ull) * c->table_size * 8;
-	mem[MEM_FLOWS] = buckets * CHLB_FLOW_WAYS * FLOW_ENTRY_BYTES;
-	mem[MEM_BACKENDS] = c->max_backends * round8(sizeof(struct chlb_backend));
-	mem[MEM_STATS] = ncpus * (c->max_backends * round8(sizeof(struct chlb_backend_stats)) +
-				  c->max_vips * round8(sizeof(struct chlb_vip_stats)) +
-				  round8(sizeof(struct chlb_global_stats)));
-	/* the VIP hash (preallocated, ~48 bytes a bucket and element header),
-	 * two copies of the index during a swap, the port filter */
-	mem[MEM_VIPS] = c->max_vips * (round8(sizeof(struct chlb_vip_key)) +
-				       round8(sizeof(struct chlb_vip_info)) + 48) +
-			2ull * chlb_vip_index_size(c->max_vips) * sizeof(struct chlb_vip_slot) +
-			sizeof(struct chlb_vip_ports);
-	/* health checks, and the undo journal as dp_set_sizes() sizes it */
-	mem[MEM_CTL] = c->max_vips * round8(sizeof(struct chlb_health)) +
-		       (2ull * c->max_vips + c->max_backends) * sizeof(struct chlb_journal_rec);
+			 (unsigned long long)CHLB_RING_MAX_POINTS, c->table_size, CHLB_RING_BUCKET_MAX_M);
 }
 
 /* ATTACH_MEM_MAX, or half of the RAM when that is less. */
@@ -346,16 +306,21 @@ static unsigned long long mem_bound(void)
 
 static int check_memory(struct attach_args *a)
 {
+	struct chlb_dp_opts o = { .max_vips = a->cfg.max_vips, .max_backends = a->cfg.max_backends,
+				  .table_size = a->cfg.table_size,
+				  .flow_entries = a->cfg.flow_entries };
 	int ncpus = libbpf_num_possible_cpus();
-	unsigned long long mem[MEM_N], bound = mem_bound();
+	unsigned long long bound = mem_bound();
+	__u64 mem[CHLB_DP_MEM_N];
 	int i;
 
 	if (ncpus < 0)
 		return cli_fail(ncpus, "cannot count the possible CPUs: %s", strerror(-ncpus));
-	map_memory(&a->cfg, ncpus, mem);
+	chlb_dp__memory(&o, ncpus, mem);
 	a->memory = 0;
-	for (i = 0; i < MEM_N; i++) {
-		cli_debug("chlb: maps: %-17s up to %llu bytes\n", mem_names[i], mem[i]);
+	for (i = 0; i < CHLB_DP_MEM_N; i++) {
+		cli_debug("chlb: maps: %-17s up to %llu bytes\n", chlb_dp_mem_names[i],
+			  (unsigned long long)mem[i]);
 		a->memory += mem[i];
 	}
 	cli_debug("chlb: maps: total             up to %llu bytes (%llu MiB), bound %llu\n",
@@ -364,7 +329,8 @@ static int check_memory(struct attach_args *a)
 		return 0;
 	return err_usage(CLI_E, -E2BIG,
 			 "these sizes can pin %llu bytes (%llu MiB: tables %llu, flow table %llu), more than %llu (%llu GiB or half the RAM, whichever is less); lower --max-vips, --table-size or --flow-table",
-			 a->memory, a->memory / MIB, mem[MEM_TABLES], mem[MEM_FLOWS], bound,
+			 a->memory, a->memory / MIB, (unsigned long long)mem[CHLB_DP_MEM_TABLES],
+			 (unsigned long long)mem[CHLB_DP_MEM_FLOWS], bound,
 			 ATTACH_MEM_MAX >> 30);
 }
 

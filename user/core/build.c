@@ -50,7 +50,9 @@ static void ring_change(const struct chlb_backend *b, const struct member *mb,
 	ch->op = CHLB_CHANGE_ADD;
 	ch->addr = mb->addr;
 	ch->weight = b->weight;
-	ch->state = b->flags & CHLB_BACKEND_F_DRAINING ? CHLB_STATE_DRAINING : CHLB_STATE_ACTIVE;
+	/* down owns no slots as draining does; its flows re-hash by gen instead */
+	ch->state = b->flags & (CHLB_BACKEND_F_DRAINING | CHLB_BACKEND_F_DOWN) ?
+			    CHLB_STATE_DRAINING : CHLB_STATE_ACTIVE;
 }
 
 int build_ring(const struct model *m, __u32 vip_id, struct chlb_ring **ring, __u32 **ids,

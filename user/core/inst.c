@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 
 #include "core/parse.h"
 #include "inst.h"
@@ -25,6 +24,9 @@ static int open_maps(struct inst *in, struct chlb_err *e)
 	if (err == -ENOENT)
 		return err_usage(e, err, "chlb is not attached (no maps under %s); "
 				 "try 'chlb attach DEV'", in->pin_dir);
+	if (err == -EPROTO && strstr(why, "missing"))
+		return err_fail(e, err, "the instance under %s is incomplete (%s): run 'chlb detach'",
+				in->pin_dir, why);
 	if (err == -EPROTO)
 		return err_fail(e, err, "the pins under %s were made by another chlb version (%s): "
 				"run 'chlb detach' (with that version if this one cannot), then "
@@ -36,26 +38,41 @@ static int open_maps(struct inst *in, struct chlb_err *e)
 	return 0;
 }
 
-/* Roll back an interrupted transaction, under the exclusive lock. */
-static int finish_journal(struct inst *in, bool write, struct chlb_err *e)
+static int journal_pending(struct inst *in, bool *pending, struct chlb_err *e)
 {
 	struct chlb_journal_head head;
-	bool done;
-	int err;
+	int err = chlb_dp__journal_read(&in->dp, &head, NULL);
 
-	err = chlb_dp__journal_read(&in->dp, &head, NULL);
 	if (err)
 		return err_fail(e, err, "cannot read the journal: %s", strerror(-err));
 	in->journal_seq = head.seq;
-	if (head.state != CHLB_JOURNAL_PENDING)
-		return 0;
-	if (!write && flock(in->lock_fd, LOCK_EX))
-		return err_fail(e, -errno, "cannot lock %s: %s", in->pin_dir, strerror(errno));
-	err = recover(in, &done, NULL, e);
+	*pending = head.state == CHLB_JOURNAL_PENDING;
+	return 0;
+}
+
+/*
+ * Roll back an interrupted transaction, under the exclusive lock. A reader
+ * converts its lock; flock() drops it to do so, so another process may
+ * have rolled back (or detached) meanwhile: look again once it is held.
+ */
+static int finish_journal(struct inst *in, bool write, struct chlb_err *e)
+{
+	bool pending, done = false;
+	int err;
+
+	err = journal_pending(in, &pending, e);
+	if (err || !pending)
+		return err;
+	if (!write) {
+		err = pindir_relock(in->lock_fd, in->pin_dir, true, e);
+		if (!err)
+			err = journal_pending(in, &pending, e);
+	}
+	if (!err && pending)
+		err = recover(in, &done, NULL, e);
 	in->recovered = done;
-	if (!write && flock(in->lock_fd, LOCK_SH))
-		return err ? err : err_fail(e, -errno, "cannot lock %s: %s", in->pin_dir,
-					    strerror(errno));
+	if (!write && !err)
+		err = pindir_relock(in->lock_fd, in->pin_dir, false, e);
 	return err;
 }
 

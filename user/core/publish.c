@@ -59,7 +59,8 @@ static int write_vips(struct publish *p, bool *moved, struct chlb_err *e)
 			err = -errno;
 		if (!err && bpf_map_update_elem(dp->vips_fd, &v->key, &v->info, BPF_ANY))
 			err = -errno;
-		*moved |= !old || old->info.id != v->info.id || old->info.method != v->info.method;
+		/* the index holds a copy of the info: any change republishes it */
+		*moved |= !old || memcmp(&old->info, &v->info, sizeof(v->info));
 		p->res.entries++;
 	}
 	for (i = 0; !err && i < p->cur->nvips; i++) {

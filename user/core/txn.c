@@ -135,6 +135,17 @@ int txn_vip_set(struct txn *t, const struct chlb_vip_key *key, __u32 method,
 	return 0;
 }
 
+int txn_vip_flags(struct txn *t, const struct chlb_vip_key *key, __u32 set, __u32 clear,
+		  struct chlb_err *e)
+{
+	struct model_vip *v;
+	int err = get_vip(t, key, &v, e);
+
+	if (!err)
+		v->info.flags = (v->info.flags | set) & ~clear;
+	return err;
+}
+
 int txn_vip_del(struct txn *t, const struct chlb_vip_key *key, struct chlb_err *e)
 {
 	struct model_vip *v;

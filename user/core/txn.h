@@ -43,6 +43,15 @@ int txn_backend_set(struct txn *t, const struct chlb_vip_key *vip,
 int txn_backend_del(struct txn *t, const struct chlb_vip_key *vip,
 		    const struct chlb_addr *addr, struct chlb_err *e);
 
+/*
+ * Runtime state a daemon sets (not configuration: config export leaves it
+ * out). A backend going down gets a new gen, so its flows re-hash.
+ */
+int txn_backend_down(struct txn *t, const struct chlb_vip_key *vip,
+		     const struct chlb_addr *addr, bool down, struct chlb_err *e);
+int txn_vip_flags(struct txn *t, const struct chlb_vip_key *key, __u32 set, __u32 clear,
+		  struct chlb_err *e);
+
 /* The model as it will be, for printing results and plans. */
 const struct model *txn_target(const struct txn *t);
 /* VIP id's table changes in this transaction. */

@@ -136,3 +136,26 @@ int txn_backend_del(struct txn *t, const struct chlb_vip_key *vip,
 	t->changed[w.vip->info.id] = 1;
 	return 0;
 }
+
+int txn_backend_down(struct txn *t, const struct chlb_vip_key *vip,
+		     const struct chlb_addr *addr, bool down, struct chlb_err *e)
+{
+	struct chlb_backend *b;
+	struct where w;
+	int err;
+
+	err = find(t, vip, addr, &w, e);
+	if (err)
+		return err;
+	if (w.id < 0)
+		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
+				 w.vip_text);
+	b = &t->tgt.backends[w.id];
+	if (!!(b->flags & CHLB_BACKEND_F_DOWN) == down)
+		return 0;
+	b->flags ^= CHLB_BACKEND_F_DOWN;
+	if (down)
+		b->gen++;	/* it cannot answer its flows: they re-hash */
+	t->changed[w.vip->info.id] = 1;
+	return 0;
+}

@@ -40,6 +40,8 @@ static const struct dp_map_spec dp_maps[] = {
 	MAP(CHLB_MAP_VIP_HEALTH, ARRAY, 4, sizeof(struct chlb_health), health_fd),
 	MAP(CHLB_MAP_JOURNAL, ARRAY, 4, sizeof(struct chlb_journal_rec), journal_fd),
 	MAP(CHLB_MAP_JOURNAL_HEAD, ARRAY, 4, sizeof(struct chlb_journal_head), journal_head_fd),
+	MAP(CHLB_MAP_BHEALTH, ARRAY, 4, sizeof(struct chlb_backend_health), bhealth_fd),
+	MAP(CHLB_MAP_DAEMON, ARRAY, 4, sizeof(struct chlb_daemon_info), daemon_fd),
 };
 
 static int dp_open_map(const char *pin_dir, const char *name, int *fd)

@@ -49,6 +49,7 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		{ skel->maps.chlb_flows, dp_flow_buckets(o) },
 		{ skel->maps.chlb_vip_health, o->max_vips },
 		{ skel->maps.chlb_journal, 2 * o->max_vips + o->max_backends },
+		{ skel->maps.chlb_bhealth, o->max_backends },
 	};
 	size_t i;
 	int err;
@@ -179,6 +180,7 @@ static void dp_init(struct chlb_dp *dp)
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
 	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = -1;
 	dp->health_fd = dp->journal_fd = dp->journal_head_fd = -1;
+	dp->bhealth_fd = dp->daemon_fd = -1;
 }
 
 static int dp_ncpus(struct chlb_dp *dp)
@@ -190,6 +192,8 @@ static int dp_ncpus(struct chlb_dp *dp)
 int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 {
 	dp_init(dp);
+	if (!skel->rodata)	/* libbpf could not map it: not loaded as expected */
+		return -EINVAL;
 	dp->vips_fd = bpf_map__fd(skel->maps.chlb_vips);
 	dp->tables_fd = bpf_map__fd(skel->maps.chlb_tables);
 	dp->backends_fd = bpf_map__fd(skel->maps.chlb_backends);
@@ -203,6 +207,8 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->health_fd = bpf_map__fd(skel->maps.chlb_vip_health);
 	dp->journal_fd = bpf_map__fd(skel->maps.chlb_journal);
 	dp->journal_head_fd = bpf_map__fd(skel->maps.chlb_journal_head);
+	dp->bhealth_fd = bpf_map__fd(skel->maps.chlb_bhealth);
+	dp->daemon_fd = bpf_map__fd(skel->maps.chlb_daemon);
 	dp->flow_entries = skel->rodata->flow_table ?
 			   bpf_map__max_entries(skel->maps.chlb_flows) * CHLB_FLOW_WAYS : 0;
 	dp->udp_timeout = skel->rodata->udp_timeout_ns / 1000000000ULL;
@@ -251,7 +257,7 @@ void chlb_dp__close(struct chlb_dp *dp)
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
 		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd,
 		       &dp->flows_fd, &dp->health_fd, &dp->journal_fd,
-		       &dp->journal_head_fd };
+		       &dp->journal_head_fd, &dp->bhealth_fd, &dp->daemon_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

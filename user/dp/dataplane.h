@@ -40,6 +40,8 @@ struct chlb_dp {
 	int health_fd;		/* VIP id -> its health check (controller only) */
 	int journal_fd;		/* undo records (controller only) */
 	int journal_head_fd;	/* the journal's state */
+	int bhealth_fd;		/* backend id -> last health check (daemon) */
+	int daemon_fd;		/* the daemon managing the instance */
 	__u32 flow_entries;	/* 0: flow table off */
 	__u32 udp_timeout;	/* seconds */
 	__u32 max_vips;
@@ -48,6 +50,20 @@ struct chlb_dp {
 	int ncpus;		/* possible CPUs, for per-CPU values */
 	int owns_fds;		/* close fds in chlb_dp__close() */
 };
+
+/* The maps' memory by kind, for attach's report and bound. */
+enum chlb_dp_mem {
+	CHLB_DP_MEM_TABLES,
+	CHLB_DP_MEM_FLOWS,
+	CHLB_DP_MEM_BACKENDS,
+	CHLB_DP_MEM_STATS,
+	CHLB_DP_MEM_VIPS,
+	CHLB_DP_MEM_CTL,
+	CHLB_DP_MEM_N,
+};
+extern const char *const chlb_dp_mem_names[CHLB_DP_MEM_N];
+/* The most the maps can pin with o's sizes on ncpus possible CPUs (memory.c). */
+void chlb_dp__memory(const struct chlb_dp_opts *o, int ncpus, __u64 mem[CHLB_DP_MEM_N]);
 
 /* Open, size and load the BPF object (not attached). */
 int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skel);

@@ -178,6 +178,11 @@ bool chlb_build_uses_buckets(uint64_t points, uint32_t m)
 	return m <= CHLB_BUCKET_MAX_M && points >= m / CHLB_BUCKET_MIN_RATIO;
 }
 
+bool chlb_ring_points_fit(uint64_t points, uint32_t table_size)
+{
+	return chlb_build_uses_buckets(points, table_size) || points <= CHLB_MAX_POINTS;
+}
+
 int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
 	       const struct chlb_cfg_backend *cfg, size_t n, uint32_t vnodes)
 {

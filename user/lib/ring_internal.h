@@ -21,7 +21,7 @@
 #define CHLB_MAX_RING_BACKENDS		(1u << 20)
 /* Points (V x weight summed over active backends) one build may hold:
  * 16 bytes of scratch each, so 512 MiB at most. */
-#define CHLB_MAX_POINTS			(1ull << 25)
+#define CHLB_MAX_POINTS			CHLB_RING_MAX_POINTS
 /* Counters live in chunks so a thread grows its array without copying. */
 #define CHLB_CHUNK_SHIFT		9
 #define CHLB_CHUNK_LEN			(1u << CHLB_CHUNK_SHIFT)
@@ -137,7 +137,7 @@ static inline uint32_t chlb_point_pos(uint64_t base, uint32_t vnode)
  * miss the caches and the sort is as fast. Measured by bench_ring.
  */
 #define CHLB_BUCKET_MIN_RATIO		4
-#define CHLB_BUCKET_MAX_M		(1u << 19)
+#define CHLB_BUCKET_MAX_M		CHLB_RING_BUCKET_MAX_M
 
 int chlb_build(struct chlb_snapshot *snap, struct chlb_build_buf *buf,
 	       const struct chlb_cfg_backend *cfg, size_t n, uint32_t vnodes);
