@@ -48,6 +48,7 @@ TBPF_SRCS  := $(sort $(wildcard tests/bpf/*.bpf.c))
 TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
 TSAN_SRCS  := $(sort $(wildcard tests/tsan_*.c))
 BENCH_SRCS := $(sort $(wildcard tests/bench_*.c))
+TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
 TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 
 BPF_OBJS   := $(patsubst %.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS) $(TBPF_SRCS))
@@ -61,6 +62,7 @@ CHLB       := $(BUILD)/chlb
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TSANS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TSAN_SRCS))
 BENCHES    := $(patsubst tests/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+TOOLS      := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 PC         := $(BUILD)/chlb.pc
 
 .DELETE_ON_ERROR:
@@ -142,6 +144,12 @@ $(BUILD)/bench/bench_%: $(BUILD)/obj/tests/bench_%.o $(call objs,obj,$(TEST_HELP
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $^ $(CTL_LIBS) $(LIB_LIBS) -lm $(LDFLAGS)
 
+# Test tools (tests/tools/): shared.h, libbpf and the test helpers only.
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(call objs,obj,$(TEST_HELPERS))
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $^ $(CTL_LIBS) $(LIB_LIBS) $(LDFLAGS)
+
 # libchlb is a static library only, so its dependencies are public, not private.
 $(PC): Makefile
 	$(Q)mkdir -p $(@D)
@@ -154,7 +162,7 @@ $(PC): Makefile
 # ---- top-level targets -------------------------------------------------------
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(TSANS)
+	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(TSANS) $(TOOLS)
 	$(Q)BUILD=$(BUILD) scripts/run-tests.sh
 
 bench: deps
