@@ -20,7 +20,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 PKGS_LIB := liburcu-memb libxxhash
-PKGS_CTL := libbpf libxdp json-c libmnl
+PKGS_CTL := libbpf libxdp json-c libmnl libmicrohttpd libcurl libsystemd
 
 # Evaluated lazily, so `make deps` can install pkg-config files first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS_LIB) $(PKGS_CTL) 2>/dev/null)
@@ -41,7 +41,7 @@ SAN_tsan   := -fsanitize=thread
 
 LIB_SRCS   := $(sort $(wildcard user/lib/*.c))
 # The controller's rooms: command line, core, data-plane access, network.
-CTL_DIRS   := cli core dp net
+CTL_DIRS   := cli core dp net daemon
 CTL_SRCS   := $(sort $(filter-out user/cli/main.c,$(foreach d,$(CTL_DIRS),$(wildcard user/$(d)/*.c))))
 BPF_SRCS   := $(sort $(wildcard bpf/*.bpf.c))
 TBPF_SRCS  := $(sort $(wildcard tests/bpf/*.bpf.c))

@@ -11,9 +11,12 @@ PKGS=(
 	bpftool xdp-tools
 	# libraries the controller and ring library use
 	liburcu-dev libxxhash-dev libjson-c-dev libmnl-dev
+	# the daemon: metrics endpoint, HTTP health checks (and etcd), systemd notify
+	libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev
 	# tests
 	libcunit1-dev libasan8 libubsan1 libtsan2 util-linux
 	iproute2 ethtool python3 curl socat nginx-light tcpdump strace
+	prometheus systemd
 )
 
 missing=()
@@ -34,7 +37,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light starts a system-wide nginx on port 80; the testbed runs its own instances.
+# nginx-light starts a system-wide nginx on port 80, prometheus a server on 9090; the
+# tests run their own nginx instances and need only promtool.
 if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
+	systemctl disable --now nginx prometheus prometheus-node-exporter >/dev/null 2>&1 || true
 fi

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "core/parse.h"
 #include "core/inst.h"
+#include "core/managed.h"
 #include "core/txn.h"
 
 int backend_help(void)
@@ -18,7 +19,9 @@ int backend_help(void)
 	printf("Usage: chlb backend add VIP ADDR [--weight W] [--mac MAC]\n"
 	       "       chlb backend del VIP ADDR\n"
 	       "       chlb backend set VIP ADDR (--weight W | --drain | --undrain)\n"
-	       "       chlb backend list [VIP]\n" CLI_HELP_GRAMMAR
+	       "       chlb backend list [VIP]\n"
+	       "       (add, del, set: --force to change a VIP a chlb daemon manages)\n"
+	       CLI_HELP_GRAMMAR
 	       "       W    := 1..256 (default 1), share proportional to weight\n"
 	       "       MAC  := aa:bb:cc:dd:ee:ff (default: from the neighbour table)\n"
 	       "       add:     new connections may land on it; live ones stay where\n"
@@ -60,10 +63,13 @@ static int target_args(int argc, char **argv, struct cli_opt *o, struct target *
 	return err ? err : parse_addr("backend address", t->addr_text, &t->b.addr, CLI_E);
 }
 
-static int begin(struct target *t)
+/* Open for writing, refuse a daemon's VIP unless forced, start the transaction. */
+static int begin(struct target *t, const struct cli_opt *force)
 {
 	int err = inst_open(&t->in, cli.pin_dir, true, CLI_E);
 
+	if (!err)
+		err = managed_check(&t->in, &t->vip, force->set, CLI_E);
 	return err ? err : txn_begin(&t->in, &t->t, CLI_E);
 }
 
@@ -110,12 +116,15 @@ static void print_result(const char *action, struct target *t)
 
 const char *backend_state_name(__u32 flags)
 {
+	if (flags & CHLB_BACKEND_F_DOWN)
+		return "down";
 	return flags & CHLB_BACKEND_F_DRAINING ? "draining" : "active";
 }
 
 static int backend_add(int argc, char **argv)
 {
-	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--mac", CLI_ARG_REQ), {} };
+	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--mac", CLI_ARG_REQ),
+			       CLI_OPT("--force", CLI_ARG_NONE), {} };
 	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
 	unsigned int w = 1;
 	__u8 mac[6];
@@ -130,7 +139,7 @@ static int backend_add(int argc, char **argv)
 	t.b.weight = w;
 	t.b.mac = o[1].val ? mac : NULL;
 	t.b.state = CHLB_STATE_ACTIVE;
-	err = begin(&t);
+	err = begin(&t, &o[2]);
 	if (!err)
 		err = txn_backend_add(t.t, &t.vip, &t.b, CLI_E);
 	if (!err)
@@ -143,13 +152,14 @@ static int backend_add(int argc, char **argv)
 
 static int backend_del(int argc, char **argv)
 {
+	struct cli_opt o[] = { CLI_OPT("--force", CLI_ARG_NONE), {} };
 	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
 	int err;
 
-	err = target_args(argc, argv, NULL, &t);
+	err = target_args(argc, argv, o, &t);
 	if (err)
 		return err == CLI_HELP ? 0 : err;
-	err = begin(&t);
+	err = begin(&t, &o[0]);
 	if (!err)
 		err = txn_backend_del(t.t, &t.vip, &t.b.addr, CLI_E);
 	if (!err)
@@ -182,7 +192,8 @@ static int set_opts(struct cli_opt *o, struct txn_backend *b)
 static int backend_set(int argc, char **argv)
 {
 	struct cli_opt o[] = { CLI_OPT("--weight", CLI_ARG_REQ), CLI_OPT("--drain", CLI_ARG_NONE),
-			       CLI_OPT("--undrain", CLI_ARG_NONE), {} };
+			       CLI_OPT("--undrain", CLI_ARG_NONE), CLI_OPT("--force", CLI_ARG_NONE),
+			       {} };
 	struct target t = { .in.lock_fd = -1, .in.verbose = cli.verbose };
 	int err;
 
@@ -191,7 +202,7 @@ static int backend_set(int argc, char **argv)
 		return err == CLI_HELP ? 0 : err;
 	err = set_opts(o, &t.b);
 	if (!err)
-		err = begin(&t);
+		err = begin(&t, &o[3]);
 	if (!err)
 		err = txn_backend_set(t.t, &t.vip, &t.b, CLI_E);
 	if (!err)

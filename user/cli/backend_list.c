@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 
 #include "backend.h"
 #include "cli.h"
@@ -19,6 +20,7 @@ struct row {
 	const struct chlb_backend *b;
 	const struct model_vip *vip;
 	__u32 slots;
+	struct chlb_backend_health h;	/* the daemon's last check; result 0: none */
 };
 
 static int cmp_row(const void *a, const void *b)
@@ -54,7 +56,7 @@ static int count_slots(struct inst *in, __u32 vip_id, __u32 *per_id)
 static void print_json(struct row *rows, int n, __u32 m)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], mac[CLI_MAC_STRLEN];
+	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], mac[CLI_MAC_STRLEN], check[64];
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -72,6 +74,11 @@ static void print_json(struct row *rows, int n, __u32 m)
 		json_object_object_add(o, "mac", json_object_new_string(mac));
 		json_object_object_add(o, "slots", json_object_new_int64(rows[i].slots));
 		json_object_object_add(o, "share", json_object_new_double((double)rows[i].slots / m));
+		format_check(rows[i].h.result, rows[i].h.detail, check, sizeof(check));
+		json_object_object_add(o, "check", rows[i].h.result ?
+					   json_object_new_string(check_result_name(rows[i].h.result)) : NULL);
+		json_object_object_add(o, "check_detail", rows[i].h.result ?
+					   json_object_new_string(check) : NULL);
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "table_size", json_object_new_int64(m));
@@ -81,9 +88,9 @@ static void print_json(struct row *rows, int n, __u32 m)
 
 static int print_plain(struct row *rows, int n, __u32 m)
 {
-	struct table *t = table_new(7, "VIP", "BACKEND", ">WEIGHT", "STATE", "MAC", ">SLOTS",
-				    ">SHARE");
-	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], mac[CLI_MAC_STRLEN];
+	struct table *t = table_new(8, "VIP", "BACKEND", ">WEIGHT", "STATE", "MAC", ">SLOTS",
+				    ">SHARE", "CHECK");
+	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], mac[CLI_MAC_STRLEN], check[64];
 	int i;
 
 	if (!t)
@@ -99,6 +106,8 @@ static int print_plain(struct row *rows, int n, __u32 m)
 		table_cell(t, "%s", mac);
 		table_cell(t, "%u", rows[i].slots);
 		table_cell(t, "%.2f%%", 100.0 * rows[i].slots / m);
+		format_check(rows[i].h.result, rows[i].h.detail, check, sizeof(check));
+		table_cell(t, "%s", check);
 	}
 	table_print(t, stdout);
 	table_free(t);
@@ -124,7 +133,12 @@ static int collect(struct inst *in, const struct model_vip *only, struct row *ro
 		v = model_vip_by_id(&in->m, b->vip_id);
 		if (!v || (only && v != only))
 			continue;
-		rows[n++] = (struct row){ .id = id, .b = b, .vip = v, .slots = per_id[id] };
+		rows[n] = (struct row){ .id = id, .b = b, .vip = v, .slots = per_id[id] };
+		/* the daemon's last result, if it is about this life of the id */
+		if (bpf_map_lookup_elem(in->dp.bhealth_fd, &id, &rows[n].h) ||
+		    rows[n].h.gen != b->gen)
+			memset(&rows[n].h, 0, sizeof(rows[n].h));
+		n++;
 	}
 	return err ? err : n;
 }

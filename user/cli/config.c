@@ -12,19 +12,22 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/config.h"
+#include "core/managed.h"
 #include "core/parse.h"
 
 static int config_help(void)
 {
 	printf("Usage: chlb config export [VIP]\n"
-	       "       chlb config apply FILE|- [--dry-run]\n" CLI_HELP_GRAMMAR
+	       "       chlb config apply FILE|- [--dry-run] [--force]\n" CLI_HELP_GRAMMAR
 	       "       export: the configuration as a JSON document (same state, same bytes)\n"
 	       "       apply:  make the instance equal the document: VIPs and backends it\n"
 	       "               lacks are removed, new ones added, changed ones set; each\n"
 	       "               changed VIP's table is swapped once. An invalid document\n"
 	       "               changes nothing and the error names the JSON path.\n"
 	       "       --dry-run: print the plan (backends added, removed, changed; the\n"
-	       "               share of each table that moves; its new max/mean share)\n");
+	       "               share of each table that moves; its new max/mean share)\n"
+	       "       --force: apply even though a chlb daemon manages some of the VIPs\n"
+	       "               (its source's next change overwrites them)\n");
 	return 0;
 }
 
@@ -190,7 +193,8 @@ static int commit(struct txn *t)
 
 static int config_apply_cmd(int argc, char **argv)
 {
-	struct cli_opt o[] = { CLI_OPT("--dry-run", CLI_ARG_NONE), {} };
+	struct cli_opt o[] = { CLI_OPT("--dry-run", CLI_ARG_NONE), CLI_OPT("--force", CLI_ARG_NONE),
+			       {} };
 	static const char *const names[] = { "FILE" };
 	struct inst in = { .lock_fd = -1, .verbose = cli.verbose };
 	struct txn *t = NULL;
@@ -204,10 +208,12 @@ static int config_apply_cmd(int argc, char **argv)
 	err = doc_read(path, &d, CLI_E);
 	if (!err)
 		err = inst_open(&in, cli.pin_dir, !o[0].set, CLI_E);
+	if (!err && !o[0].set)
+		err = managed_check(&in, NULL, o[1].set, CLI_E);
 	if (!err)
 		err = txn_begin(&in, &t, CLI_E);
 	if (!err)
-		err = config_reconcile(t, &d, CLI_E);
+		err = config_reconcile(t, &d, 0, CLI_E);
 	if (!err)
 		err = o[0].set ? dry_run(t) : commit(t);
 	txn_free(t);

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "counters.h"
+#include "dp/counters.h"
 #include "core/parse.h"
 #include "stats.h"
 #include "table.h"

@@ -17,6 +17,7 @@
 #include "core/parse.h"
 #include "core/build.h"
 #include "core/inst.h"
+#include "core/managed.h"
 #include "table.h"
 #include "dp/xdp.h"
 
@@ -37,6 +38,8 @@ struct status {
 	__u64 flow_memory;	/* the flow table map's, as the kernel counts it */
 	struct vip_status *vips;
 	int drifted;
+	struct chlb_daemon_info daemon;
+	bool daemon_alive;
 };
 
 static int status_help(void)
@@ -96,7 +99,7 @@ static __u64 memory_used(struct inst *in)
 	int fds[] = { d->vips_fd,   d->tables_fd, d->backends_fd, d->bstats_fd,
 		      d->vstats_fd, d->gstats_fd, d->config_fd, d->vip_index_fd,
 		      d->vip_ports_fd, d->flows_fd, d->health_fd, d->journal_fd,
-		      d->journal_head_fd };
+		      d->journal_head_fd, d->bhealth_fd, d->daemon_fd };
 	__u64 sum = 0;
 	size_t i;
 
@@ -166,6 +169,8 @@ static int gather(struct inst *in, struct status *s)
 		s->backends += backend_in_use(&in->m.backends[id]);
 	s->memory = memory_used(in);
 	s->flow_memory = map_memlock(in->dp.flows_fd);
+	if (managed_daemon(in, &s->daemon, &s->daemon_alive, CLI_E))
+		return -EIO;
 	return gather_vips(in, s);
 }
 
@@ -191,6 +196,22 @@ static struct json_object *flow_json(struct inst *in, struct status *s)
 	json_object_object_add(o, "udp_timeout", json_object_new_int64(in->m.cfg.udp_timeout));
 	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->flow_memory));
 	json_object_object_add(o, "entry_bytes", json_object_new_uint64(flow_entry_bytes(in, s)));
+	return o;
+}
+
+/* The daemon managing the instance, or null. */
+static struct json_object *daemon_json(const struct status *s)
+{
+	struct json_object *o;
+
+	if (!s->daemon_alive)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "pid", json_object_new_int64(s->daemon.pid));
+	json_object_object_add(o, "source",
+			       json_object_new_string(managed_source_name(s->daemon.source)));
+	json_object_object_add(o, "config", json_object_new_string(s->daemon.desc));
+	json_object_object_add(o, "since", json_object_new_int64(s->daemon.since_ns / 1000000000));
 	return o;
 }
 
@@ -230,6 +251,7 @@ static void print_json(struct inst *in, struct status *s)
 	}
 	json_object_object_add(o, "vips", arr);
 	json_object_object_add(o, "drifted", json_object_new_int(s->drifted));
+	json_object_object_add(o, "daemon", daemon_json(s));
 	json_object_object_add(o, "recovered", json_object_new_boolean(in->recovered));
 	cli_json_print(o);
 }
@@ -256,6 +278,11 @@ static int print_plain(struct inst *in, struct status *s)
 	else
 		printf("flow table:  off (stateless: every packet follows the current table)\n");
 	printf("memory:      %llu bytes (maps)\n", (unsigned long long)s->memory);
+	if (s->daemon_alive)
+		printf("daemon:      pid %u manages it (source: %s %s)\n", s->daemon.pid,
+		       managed_source_name(s->daemon.source), s->daemon.desc);
+	else
+		printf("daemon:      none (the CLI manages every VIP)\n");
 	if (in->recovered)
 		printf("journal:     an interrupted change was found and rolled back\n");
 	if (s->drifted)

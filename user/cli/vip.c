@@ -9,13 +9,14 @@
 #include "cli.h"
 #include "core/parse.h"
 #include "core/inst.h"
+#include "core/managed.h"
 #include "core/txn.h"
 #include "table.h"
 
 static int vip_help(void)
 {
 	printf("Usage: chlb vip add VIP [--method dsr]\n"
-	       "       chlb vip del VIP\n"
+	       "       chlb vip del VIP [--force]\n"
 	       "       chlb vip list\n" CLI_HELP_GRAMMAR
 	       "       'vip del' also removes the VIP's backends.\n");
 	return 0;
@@ -78,6 +79,7 @@ static int vip_add(int argc, char **argv)
 
 static int vip_del(int argc, char **argv)
 {
+	struct cli_opt o[] = { CLI_OPT("--force", CLI_ARG_NONE), {} };
 	static const char *const names[] = { "VIP" };
 	struct inst in = { .lock_fd = -1, .verbose = cli.verbose };
 	struct chlb_vip_key key;
@@ -87,7 +89,7 @@ static int vip_del(int argc, char **argv)
 	int n, err;
 	__u32 id = 0;
 
-	err = cli_args(argc, argv, NULL, &text, 1, 1, names, &n);
+	err = cli_args(argc, argv, o, &text, 1, 1, names, &n);
 	if (err)
 		return err == CLI_HELP ? vip_help() : err;
 	err = parse_vip(text, &key, CLI_E);
@@ -95,6 +97,8 @@ static int vip_del(int argc, char **argv)
 		err = begin(&in, &t);
 	if (!err)
 		err = inst_get_vip(&in, text, &vip, CLI_E);
+	if (!err)
+		err = managed_check(&in, &key, o[0].set, CLI_E);
 	if (!err) {
 		id = vip->info.id;
 		err = txn_vip_del(t, &key, CLI_E);

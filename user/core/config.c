@@ -127,7 +127,8 @@ static int put_backend(struct txn *t, const struct doc_vip *dv, const struct doc
 	return txn_backend_set(t, &dv->key, &tb, e);
 }
 
-static int put_vip(struct txn *t, const struct doc_vip *dv, int vi, struct chlb_err *e)
+static int put_vip(struct txn *t, const struct doc_vip *dv, int vi, unsigned int flags,
+		   struct chlb_err *e)
 {
 	const struct model_vip *v = model_find_vip(txn_target(t), &dv->key);
 	int j, err;
@@ -136,6 +137,8 @@ static int put_vip(struct txn *t, const struct doc_vip *dv, int vi, struct chlb_
 		err = txn_vip_add(t, &dv->key, dv->method, &dv->health, e);
 	else
 		err = txn_vip_set(t, &dv->key, dv->method, &dv->health, e);
+	if (!err && (flags & CONFIG_MANAGED))
+		err = txn_vip_flags(t, &dv->key, CHLB_VIP_F_MANAGED, 0, e);
 	if (!err)
 		err = drop_backends(t, dv, vi, e);
 	for (j = 0; !err && j < dv->nbackends; j++) {
@@ -158,7 +161,8 @@ static bool doc_has_vip(const struct doc *d, const struct chlb_vip_key *key)
 	return false;
 }
 
-int config_reconcile(struct txn *t, const struct doc *d, struct chlb_err *e)
+int config_reconcile(struct txn *t, const struct doc *d, unsigned int flags,
+		     struct chlb_err *e)
 {
 	const struct model *m = txn_target(t);
 	struct chlb_vip_key key;
@@ -168,10 +172,12 @@ int config_reconcile(struct txn *t, const struct doc *d, struct chlb_err *e)
 	/* removals first: their VIP ids and backend slots count as free */
 	for (i = m->nvips - 1; !err && i >= 0; i--) {
 		key = m->vips[i].key;
+		if ((flags & CONFIG_MANAGED) && !(m->vips[i].info.flags & CHLB_VIP_F_MANAGED))
+			continue;
 		if (!doc_has_vip(d, &key))
 			err = txn_vip_del(t, &key, e);
 	}
 	for (i = 0; !err && i < d->nvips; i++)
-		err = put_vip(t, &d->vips[i], i, e);
+		err = put_vip(t, &d->vips[i], i, flags, e);
 	return err;
 }

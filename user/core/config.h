@@ -14,12 +14,22 @@
 int config_export(const struct model *m, const struct chlb_vip_key *only, struct doc *d,
 		  struct chlb_err *e);
 
+enum config_flags {
+	/*
+	 * A daemon's apply: the VIPs of d become managed (CHLB_VIP_F_MANAGED),
+	 * and only managed VIPs missing from d are removed: VIPs made with the
+	 * CLI beside the daemon's source are left alone.
+	 */
+	CONFIG_MANAGED = 1 << 0,
+};
+
 /*
  * Add to t the changes that make the instance equal d: VIPs and backends
  * missing from d removed, new ones added, changed ones set. Errors name
  * the JSON path of the value they concern (d in document order).
  */
-int config_reconcile(struct txn *t, const struct doc *d, struct chlb_err *e);
+int config_reconcile(struct txn *t, const struct doc *d, unsigned int flags,
+		     struct chlb_err *e);
 
 struct plan_backend {
 	struct chlb_addr addr;

@@ -207,3 +207,34 @@ void format_mac(const __u8 mac[6], char *buf, size_t len)
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
 		 mac[4], mac[5]);
 }
+
+const char *check_result_name(__u32 result)
+{
+	static const char *const names[CHLB_CHECK_MAX] = {
+		[CHLB_CHECK_NONE] = "none", [CHLB_CHECK_OK] = "ok",
+		[CHLB_CHECK_REFUSED] = "refused", [CHLB_CHECK_TIMEOUT] = "timeout",
+		[CHLB_CHECK_HTTP_STATUS] = "http_status", [CHLB_CHECK_ERROR] = "error",
+	};
+
+	return result < CHLB_CHECK_MAX ? names[result] : "?";
+}
+
+void format_check(__u32 result, __u32 detail, char *buf, size_t len)
+{
+	switch (result) {
+	case CHLB_CHECK_NONE:
+		snprintf(buf, len, "-");
+		break;
+	case CHLB_CHECK_REFUSED:
+		snprintf(buf, len, "connect refused");
+		break;
+	case CHLB_CHECK_HTTP_STATUS:
+		snprintf(buf, len, "HTTP %u", detail);
+		break;
+	case CHLB_CHECK_ERROR:
+		snprintf(buf, len, "%s", strerror(detail));
+		break;
+	default:
+		snprintf(buf, len, "%s", check_result_name(result));
+	}
+}
