@@ -78,7 +78,7 @@ help:
 	@echo '  test      deps + build + every test suite (what CI runs)'
 	@echo '  bench     deps + build + benchmarks; figures also in $(BUILD)/bench.json'
 	@echo '  demo      deps + build + the virtual testbed with real traffic'
-	@echo '  install   chlb, libchlb.a, headers and chlb.pc under PREFIX=$(PREFIX)'
+	@echo '  install   chlb, libchlb.a, headers, chlb.pc, the systemd unit under PREFIX=$(PREFIX)'
 	@echo '  clean     remove $(BUILD)/'
 	@echo 'Variables: V=1 (show commands), PREFIX, CC, CLANG, BPFTOOL, BUILD'
 
@@ -179,10 +179,17 @@ install: all
 	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libchlb.a
 	install -m 0644 include/chlb/chlb.h include/chlb/shared.h $(DESTDIR)$(PREFIX)/include/chlb/
 	install -m 0644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/chlb.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/chlb
+	# the unit names the installed binary: PREFIX is known only now
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/chlb|g' \
+		systemd/chlb.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/chlb.service
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/chlb/README.md
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/chlb $(DESTDIR)$(PREFIX)/lib/libchlb.a \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/chlb.pc
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/chlb.pc \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/chlb.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/chlb
 	rm -rf $(DESTDIR)$(PREFIX)/include/chlb
 
 format:

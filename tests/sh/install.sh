@@ -44,5 +44,18 @@ again=$("$dest/route_keys" $keys 2>&1)
 [ "$out" = "$again" ] && pass "routing is deterministic across runs" ||
 	fail "two runs route the same keys differently"
 
+# The systemd unit: installed with the binary's path, valid for systemd-analyze.
+# Installed under a real prefix here so the ExecStart it names exists.
+unit=$dest/p/lib/systemd/system/chlb.service
+if ! command -v systemd-analyze >/dev/null; then
+	echo "SKIPPED: systemd-analyze verify (no systemd-analyze)"
+elif make --no-print-directory -s BUILD="$BUILD" install PREFIX="$dest/p" >"$dest/log2" 2>&1 &&
+	grep -q "^ExecStart=$dest/p/bin/chlb daemon " "$unit" && grep -q '^Type=notify$' "$unit" &&
+	systemd-analyze verify "$unit" >"$dest/verify" 2>&1; then
+	pass "systemd unit installed (Type=notify, ExecStart $dest/p/bin/chlb); systemd-analyze verify passes"
+else
+	fail "systemd unit: $(tail -3 "$dest/log2") $(cat "$dest/verify" 2>/dev/null)"
+fi
+
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
