@@ -5,5 +5,6 @@
 
 int do_sync(int argc, char **argv);
 int do_config(int argc, char **argv);
+int do_daemon(int argc, char **argv);
 
 #endif /* CHLB_CLI_COMMANDS_H */

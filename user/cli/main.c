@@ -34,7 +34,9 @@ static int usage(void)
 	       "       chlb lookup VIP CLIENT_ADDR:CLIENT_PORT\n"
 	       "       chlb route VIP KEY\n"
 	       "       chlb sync\n"
-	       "       chlb config { export [VIP] | apply FILE|- [--dry-run] }\n" CLI_HELP_GRAMMAR
+	       "       chlb config { export [VIP] | apply FILE|- [--dry-run] [--force] }\n"
+	       "       chlb daemon --config FILE [--attach DEV [attach options]] [--metrics ADDR:PORT]\n"
+	       CLI_HELP_GRAMMAR
 	       "OPTIONS: -j|--json  -p|--pretty  -d|--pin-dir DIR (default $CHLB_PIN_DIR or %s)\n"
 	       "         -v (more detail on stderr)  -h|--help  --version\n"
 	       "Every command takes --help.\n",
@@ -46,7 +48,7 @@ static const struct cli_cmd cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "status", do_status },
 	{ "vip", do_vip },	   { "backend", do_backend }, { "stats", do_stats },
 	{ "lookup", do_lookup },   { "route", do_route },	{ "sync", do_sync },
-	{ "config", do_config },   {}
+	{ "config", do_config },   { "daemon", do_daemon },	{}
 };
 
 /* libbpf and libxdp speak only with -v; we print one actionable line. */

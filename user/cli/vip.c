@@ -134,6 +134,10 @@ static void vip_list_json(struct inst *in)
 		json_object_object_add(o, "id", json_object_new_int64(v->info.id));
 		json_object_object_add(o, "backends",
 				       json_object_new_int(model_count_backends(&in->m, v->info.id)));
+		json_object_object_add(o, "managed",
+				       json_object_new_boolean(v->info.flags & CHLB_VIP_F_MANAGED));
+		json_object_object_add(o, "panic",
+				       json_object_new_boolean(v->info.flags & CHLB_VIP_F_PANIC));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "vips", arr);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by the daemon's files: daemon.c, apply.c, source_file.c, log.c. */
+#ifndef CHLB_DAEMON_INTERNAL_H
+#define CHLB_DAEMON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/doc.h"
+#include "daemon.h"
+#include "health.h"
+#include "loop.h"
+#include "metrics.h"
+#include "probe.h"
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct loop *loop;
+	struct loop_watch sig;		/* signalfd: TERM, INT, HUP */
+	struct loop_watch ino;		/* inotify on the config's directory */
+	struct doc doc;			/* the last good document */
+	bool have_doc;
+	struct hc *hc;
+	struct hc_sub *subs;		/* what hc checks, from doc */
+	int nsubs;
+	struct prober *prober;
+	struct metrics_server *ms;
+	struct metrics_daemon md;
+	uint64_t reload_at;		/* re-read the source then (0: no) */
+	uint64_t apply_at;		/* apply then (0: no) */
+	uint64_t watchdog_at;		/* next WATCHDOG=1 (0: no watchdog) */
+	uint64_t results_at;		/* next write of the checks' results */
+	uint64_t watchdog_ms;
+	bool stop;
+	bool ready;			/* READY=1 sent */
+};
+
+/* One line per event on stderr (journald keeps it). */
+void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read the source into d->doc if valid; an invalid one is logged and kept out. */
+int source_file_open(struct daemon *d, struct chlb_err *e);
+void source_file_close(struct daemon *d);
+int source_file_read(struct daemon *d, struct chlb_err *e);
+
+/* Make the instance equal d->doc with the health checks' verdicts. */
+int daemon_apply(struct daemon *d, struct chlb_err *e);
+/* Write each checked backend's last result where `backend list` reads it. */
+int daemon_results(struct daemon *d);
+/* The subscribers hc must check for d->doc. */
+int daemon_subs(struct daemon *d, struct chlb_err *e);
+
+#endif /* CHLB_DAEMON_INTERNAL_H */
