@@ -234,7 +234,7 @@ case_up() {
 # Every backend down: all kept (fail open), panic in vip list and metrics;
 # servers back: panic over.
 case_panic() {
-	local b ms_panic ms_clear ck m err= t0
+	local b ms_panic ms_clear ck m err='' t0
 	t0=$(now_ms)
 	for b in $BACKENDS; do nginx_stop "$b" || err="$err; nginx on $b did not stop"; done
 	if ! ms_panic=$(wait_until 5000 panic_is true); then
@@ -262,7 +262,7 @@ case_panic() {
 # A valid edit is applied within 1 s; an invalid one changes nothing and
 # counts a failed apply.
 case_edit() {
-	local ms t0 f0 f1 ck ck1 err= line
+	local ms t0 f0 f1 ck ck1 err='' line
 	t0=$(now_ms)
 	write_cfg 3 1 2
 	ms=$(wait_until 3000 weight_is b1 3) || err="$err; b1's weight not 3 after $ms ms"
@@ -343,7 +343,7 @@ case_metrics() {
 # The CLI refuses to change the daemon's VIP (exit 2, naming the daemon)
 # unless --force; the source's next change puts it back.
 case_cli_refused() {
-	local rc err= ms
+	local rc err='' ms
 	tb_chlb backend del "$VIP" "$(tb_ip4 b3)" >"$LOGS/out" 2>"$LOGS/err"
 	rc=$?
 	[ "$rc" -eq 2 ] || err="$err; exit $rc, expected 2"
@@ -365,7 +365,7 @@ case_cli_refused() {
 
 # SIGTERM: exit 0, no daemon in status, and the data plane still forwards.
 case_sigterm() {
-	local rc err= who total ok b1 b2 b3 b4 e
+	local rc err='' who total ok b1 b2 b3 b4 e
 	kill -TERM "$DPID"
 	wait "$DPID"
 	rc=$?
