@@ -527,15 +527,22 @@ else
 fi
 
 # An attached program whose pin is gone (what an older chlb killed between
-# attaching and pinning left): attach sends to detach, detach finds it by
-# its maps and takes it off.
+# attaching and pinning left, or a pin removed by hand). Holding VIPs, it
+# is a user's configuration: attach refuses and sends to detach, which finds
+# the program by its maps and takes it off. Holding none, it is only what an
+# interrupted attach left: attach replaces it (a retried attach succeeds).
 reset_h
-cd_ "$H" attach x0 >/dev/null && rm "$H/prog"
+cd_ "$H" attach x0 >/dev/null && cd_ "$H" vip add 10.0.0.9:80/tcp && rm "$H/prog"
 rund "$H" attach x0
-err_is "attach over an attached but unpinned program: exit 2, says 'chlb detach'" 2 "'chlb detach'"
+err_is "attach over an attached, unpinned program with VIPs: exit 2, says 'chlb detach'" 2 "'chlb detach'"
 rund "$H" detach
 check "... detach takes it off x0 and removes the pins (rc $rc)" \
 	bash -c "[ $rc -eq 0 ] && [ ! -e '$H' ] && ! ip -n $NS link show x0 | grep -q xdp"
+cd_ "$H" attach x0 >/dev/null && rm "$H/prog"
+rund "$H" attach x0
+check "attach over an attached, unpinned, empty instance replaces it (rc $rc)" \
+	bash -c "[ $rc -eq 0 ] && [ -e '$H/prog' ] && [ \$(ip -n $NS link show x0 | grep -c prog/xdp) -eq 1 ]"
+cd_ "$H" detach >/dev/null
 
 # ---- what the kernel refuses is a run-time failure (exit 1) ----------------------
 

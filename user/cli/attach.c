@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "core/parse.h"
 #include "core/pindir.h"
+#include "core/teardown.h"
 #include "dp/dataplane.h"
 #include "dp/xdp.h"
 
@@ -76,71 +77,6 @@ static int detach_help(void)
 	       "       under the pin directory; also cleans up what an interrupted attach or\n"
 	       "       detach left there\n");
 	return 0;
-}
-
-/* Our pins are chlb_* maps and "prog"; anything else in the dir is not ours. */
-static bool is_our_pin(const char *name)
-{
-	return !strncmp(name, "chlb_", 5) || !strcmp(name, CHLB_PIN_PROG);
-}
-
-/* The program first: while it is pinned, its maps and config stay beside it. */
-static int remove_pins(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d;
-	int err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, CHLB_PIN_PROG);
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d)))
-		if (is_our_pin(e->d_name)) {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			if (unlink(path) && !err)
-				err = -errno;
-		}
-	closedir(d);
-	return err;
-}
-
-static bool has_pins(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	bool found = false;
-
-	if (!d)
-		return false;
-	while (!found && (e = readdir(d)))
-		found = is_our_pin(e->d_name);
-	closedir(d);
-	return found;
-}
-
-/* The pinned config; -ENOENT without one, -EPROTO when its layout is not ours. */
-static int read_config(const char *dir, struct chlb_config *cfg)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
-	char path[PATH_MAX];
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, CHLB_MAP_CONFIG);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err && info.value_size != sizeof(*cfg))
-		err = -EPROTO;
-	if (!err)
-		err = bpf_map_lookup_elem(fd, &zero, cfg);
-	close(fd);
-	return err;
 }
 
 static int ensure_bpffs(void)
@@ -399,9 +335,9 @@ static int check_unused(const char *dir)
 	__u32 id;
 	int attached = 0;
 
-	if (!has_pins(dir))
+	if (!teardown_has_pins(dir))
 		return 0;
-	if (read_config(dir, &cfg) || xdp_prog_id(dir, cfg.ifindex, &id, &attached))
+	if (teardown_read_config(dir, &cfg) || xdp_prog_id(dir, cfg.ifindex, &id, &attached))
 		return cli_err(-EEXIST,
 			       "%s holds an incomplete chlb instance (an attach or detach was interrupted); run 'chlb detach' to clean it up",
 			       dir);
@@ -449,12 +385,16 @@ int do_attach(int argc, char **argv)
 	lock = pindir_create_lock(cli.pin_dir, &created, CLI_E);
 	if (lock < 0)
 		return lock;
-	err = check_unused(cli.pin_dir);
+	/* what an interrupted attach left goes first: a retry must succeed */
+	if (teardown_interrupted(cli.pin_dir))
+		err = teardown(cli.pin_dir, true, NULL, CLI_E);
+	if (!err)
+		err = check_unused(cli.pin_dir);
 	if (err)
 		goto out;
 	err = attach_locked(&a);
 	if (err)
-		remove_pins(cli.pin_dir);
+		teardown_unpin(cli.pin_dir);
 out:
 	if (err && created)
 		rmdir(cli.pin_dir);
@@ -485,32 +425,6 @@ static void print_detached(int ifindex)
 	cli_json_print(o);
 }
 
-/* Whatever is there: the program detached, the pins and the directory gone. */
-static int detach_locked(int *where)
-{
-	struct chlb_config cfg = {};
-	bool have_cfg = !read_config(cli.pin_dir, &cfg);
-	int err = 0;
-
-	/* the attach's namespace gone, its interface went with it: clean up */
-	if (have_cfg && cfg.netns_ino && cfg.netns_ino != pindir_netns_ino() &&
-	    !pindir_netns_exists(cfg.netns_ino))
-		cli_debug("chlb: namespace net:[%u] of the attach is gone\n", cfg.netns_ino);
-	else if (have_cfg)
-		err = pindir_check_netns(&cfg, CLI_E);
-	if (!err)
-		err = xdp_detach(cli.pin_dir, have_cfg ? (int)cfg.ifindex : 0, where, CLI_E);
-	if (err)
-		return err;
-	err = remove_pins(cli.pin_dir);
-	if (err)
-		return cli_fail(err, "cannot unpin under %s: %s", cli.pin_dir, strerror(-err));
-	if (rmdir(cli.pin_dir))
-		return cli_fail(-errno, "cannot remove %s: %s%s", cli.pin_dir, strerror(errno),
-				errno == ENOTEMPTY ? " (it holds files chlb did not make)" : "");
-	return 0;
-}
-
 int do_detach(int argc, char **argv)
 {
 	int n, lock, where = 0, err;
@@ -521,7 +435,7 @@ int do_detach(int argc, char **argv)
 	lock = pindir_lock(cli.pin_dir, true, CLI_E);
 	if (lock < 0)
 		return lock;
-	err = detach_locked(&where);
+	err = teardown(cli.pin_dir, false, &where, CLI_E);
 	close(lock);
 	if (!err)
 		print_detached(where);

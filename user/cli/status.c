@@ -230,7 +230,7 @@ static void print_json(struct inst *in, struct status *s)
 	json_object_object_add(o, "seed", json_object_new_string(buf));
 	json_object_object_add(o, "table_size", json_object_new_int64(in->m.cfg.table_size));
 	json_object_object_add(o, "vnodes", json_object_new_int64(in->m.cfg.vnodes));
-	json_object_object_add(o, "algo", json_object_new_string(chlb_algo_name(in->m.cfg.algo)));
+	json_object_object_add(o, "algo", json_object_new_string(algo_text(in->m.cfg.algo)));
 	json_object_object_add(o, "vips_used", json_object_new_int(in->m.nvips));
 	json_object_object_add(o, "vips_max", json_object_new_int64(in->m.max_vips));
 	json_object_object_add(o, "backends_used", json_object_new_int(s->backends));
@@ -267,7 +267,7 @@ static int print_plain(struct inst *in, struct status *s)
 	       xdp_mode_name(in->m.cfg.xdp_mode), s->prog_id, s->attached ? "" : ", NOT ATTACHED");
 	printf("seed:        %016llx\n", (unsigned long long)in->m.cfg.seed);
 	printf("table size:  %u slots, %u vnodes per weight, algo %s\n", in->m.cfg.table_size,
-	       in->m.cfg.vnodes, chlb_algo_name(in->m.cfg.algo));
+	       in->m.cfg.vnodes, algo_text(in->m.cfg.algo));
 	printf("limits:      VIPs %d/%u, backends %d/%u\n", in->m.nvips, in->m.max_vips,
 	       s->backends, in->m.max_backends);
 	if (in->m.cfg.flow_entries)

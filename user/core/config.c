@@ -76,7 +76,7 @@ static int check_cluster(const struct model *m, const struct doc_cluster *c,
 				 c->table_size, m->table_size, hint);
 	if (c->has_algo && c->algo != (enum chlb_algo)m->cfg.algo)
 		return err_usage(e, -EINVAL, "cluster.algo: %s differs from the instance's %s%s",
-				 chlb_algo_name(c->algo), chlb_algo_name(m->cfg.algo), hint);
+				 algo_text(c->algo), algo_text(m->cfg.algo), hint);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "core/parse.h"
 #include "inst.h"
 #include "pindir.h"
+#include "teardown.h"
 #include "txn_internal.h"
 
 static int open_maps(struct inst *in, struct chlb_err *e)
@@ -76,6 +77,27 @@ static int finish_journal(struct inst *in, bool write, struct chlb_err *e)
 	return err;
 }
 
+/*
+ * What an attach killed half way left is removed by whichever command
+ * comes next, as an interrupted change is rolled back: the instance was
+ * never there, and a retried attach starts clean.
+ */
+static int finish_attach(struct inst *in, bool write, struct chlb_err *e)
+{
+	int err = 0;
+
+	if (!teardown_interrupted(in->pin_dir))
+		return 0;
+	if (!write)
+		err = pindir_relock(in->lock_fd, in->pin_dir, true, e);
+	if (!err && teardown_interrupted(in->pin_dir))
+		err = teardown(in->pin_dir, false, NULL, e);
+	if (err)
+		return err;
+	return err_usage(e, -ENOENT, "chlb is not attached under %s (an interrupted attach was "
+			 "cleaned up); try 'chlb attach DEV'", in->pin_dir);
+}
+
 int inst_open(struct inst *in, const char *pin_dir, bool write, struct chlb_err *e)
 {
 	int verbose = in->verbose, err;
@@ -86,7 +108,9 @@ int inst_open(struct inst *in, const char *pin_dir, bool write, struct chlb_err 
 	in->lock_fd = pindir_lock(pin_dir, write, e);
 	if (in->lock_fd < 0)
 		return in->lock_fd;
-	err = open_maps(in, e);
+	err = finish_attach(in, write, e);
+	if (!err)
+		err = open_maps(in, e);
 	if (!err)
 		err = model_read(&in->dp, &in->m);
 	if (err && !err_has(e))

@@ -238,3 +238,10 @@ void format_check(__u32 result, __u32 detail, char *buf, size_t len)
 		snprintf(buf, len, "%s", check_result_name(result));
 	}
 }
+
+const char *algo_text(__u32 algo)
+{
+	const char *name = chlb_algo_name(algo);
+
+	return name ? name : "unknown";
+}

@@ -30,6 +30,8 @@ void format_vip(const struct chlb_vip_key *key, char *buf, size_t len);
 void format_addr(const __u8 *addr, char *buf, size_t len);
 void format_mac(const __u8 mac[6], char *buf, size_t len);
 const char *proto_name(__u8 proto);
+/* The algorithm's name, "unknown" for a value no chlb defines (never NULL). */
+const char *algo_text(__u32 algo);
 /* A health check's result as people read it: "ok", "connect refused", "HTTP 503". */
 void format_check(__u32 result, __u32 detail, char *buf, size_t len);
 /* A check result's name in metrics and JSON: ok, refused, timeout, http_status, error. */
