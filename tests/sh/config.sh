@@ -134,6 +134,29 @@ check "a new VIP with the id of the leftover has no backends" \
 run -j backend list
 check "the leftover is not listed" [ "$(field '[b["address"] for b in d["backends"]].count("10.9.0.99")')" = 0 ]
 
+# ---- addresses that cannot work are refused (exit 2, the value named) ---------------
+refused() {
+	local name=$1 want=$2; shift 2
+	run "$@"
+	if [ "$rc" -eq 2 ] && grep -qF -- "$want" <<<"$err"; then ok "$name"; else ko "$name" "rc=$rc $err"; fi
+}
+refused "VIP 0.0.0.0 refused" "0.0.0.0" vip add 0.0.0.0:80/tcp
+refused "multicast VIP refused" "224.0.0.1" vip add 224.0.0.1:80/tcp
+refused "broadcast VIP refused" "255.255.255.255" vip add 255.255.255.255:80/tcp
+refused "link-local VIP refused" "169.254.1.1" vip add 169.254.1.1:80/tcp
+refused "the LB's own address as a VIP refused" "own address" vip add 10.9.0.1:22/tcp
+refused "broadcast backend refused" "255.255.255.255" backend add $V4 255.255.255.255 --mac 02:00:00:00:00:01
+refused "multicast backend refused" "224.0.0.9" backend add $V4 224.0.0.9 --mac 02:00:00:00:00:01
+refused "IPv6 backend on an IPv4 VIP refused" "IPv6 backend for an IPv4 VIP" backend add $V4 2001:db8:9::99 --mac 02:00:00:00:00:01
+refused "::ffff:a.b.c.d spelling refused" "write IPv4 as 10.9.0.98" backend add $V4 ::ffff:10.9.0.98 --mac 02:00:00:00:00:01
+refused "broadcast --mac refused" "ff:ff:ff:ff:ff:ff" backend add $V4 10.9.0.97 --mac ff:ff:ff:ff:ff:ff
+# 10.9.0.255 is v0's subnet broadcast: the neighbour table gives ff:ff:ff:ff:ff:ff
+refused "a backend whose resolved MAC is broadcast refused" "neighbour table's MAC for 10.9.0.255" \
+	backend add $V4 10.9.0.255
+run -j backend list
+check "refused backends left nothing behind" \
+	[ "$(field '[b["address"] for b in d["backends"] if b["address"] in ("10.9.0.255","10.9.0.97","224.0.0.9")]')" = "[]" ]
+
 # ---- pins of another layout are refused with what to do -------------------------
 python3 - "$PIN" 1 <<'PY'
 import json, subprocess, sys

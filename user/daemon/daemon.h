@@ -14,6 +14,7 @@
 #define DAEMON_HEALTH_SETTLE_MS	20	/* health changes at once: one apply */
 #define DAEMON_RETRY_MS		5000	/* a failed apply is tried again */
 #define DAEMON_RESULTS_MS	1000	/* checks' last results written this often */
+#define DAEMON_SLACK_MS		5	/* timers may fire this late: fewer wake-ups */
 
 struct daemon_opts {
 	const char *pin_dir;

@@ -22,6 +22,7 @@ struct daemon {
 	bool have_doc;
 	struct hc *hc;
 	struct hc_sub *subs;		/* what hc checks, from doc */
+	struct chlb_backend_health *written;	/* per sub: last result written */
 	int nsubs;
 	struct prober *prober;
 	struct metrics_server *ms;
