@@ -162,13 +162,13 @@ int daemon_apply(struct daemon *d, struct chlb_err *e)
 
 	err = inst_open(&in, d->o->pin_dir, true, e);
 	if (!err)
-		err = managed_claim(&in, CHLB_SOURCE_FILE, d->o->config, e);
+		err = managed_claim(&in, d->src->kind, d->src_desc, e);
 	if (!err)
 		err = apply_txn(d, &in, &r, e);
 	if (!err) {
 		write_results(d, &in);
 		if (r.entries)
-			dlog("applied %s: %d VIP table%s swapped, %d entr%s written", d->o->config,
+			dlog("applied %s: %d VIP table%s swapped, %d entr%s written", d->src_desc,
 			     r.swaps, r.swaps == 1 ? "" : "s", r.entries,
 			     r.entries == 1 ? "y" : "ies");
 	}

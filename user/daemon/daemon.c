@@ -40,7 +40,7 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 	(void)events;
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			dlog("SIGHUP: re-reading %s", d->o->config);
+			dlog("SIGHUP: re-reading %s", d->src_desc);
 			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 				   (unsigned long long)loop_now_ms() * 1000);
 			d->reload_at = loop_now_ms();
@@ -151,7 +151,7 @@ static void reload(struct daemon *d)
 	struct chlb_err e = {};
 
 	d->reload_at = 0;
-	if (source_file_read(d, &e) || daemon_subs(d, &e)) {
+	if (d->src->read(d, &e) || daemon_subs(d, &e)) {
 		dlog("%s; keeping the last good configuration", e.msg);
 		d->md.applies_failed++;
 		if (!d->ready) {	/* SIGHUP: still serving the old one */
@@ -190,12 +190,16 @@ static int tick(struct daemon *d)
 		prober_run(d->prober);
 	if (d->ms && metrics_server_timeout(d->ms) == 0)
 		metrics_server_run(d->ms);
+	if (d->src->timeout && d->src->timeout(d) == 0)
+		d->src->run(d);
 	now = loop_now_ms();
 	t = hc_run(d->hc, now);
 	next = t >= 0 ? now + t : 0;
 	t = prober_timeout(d->prober);
 	next = min_deadline(next, t >= 0 ? now + t : 0);
 	t = d->ms ? metrics_server_timeout(d->ms) : -1;
+	next = min_deadline(next, t >= 0 ? now + t : 0);
+	t = d->src->timeout ? d->src->timeout(d) : -1;
 	next = min_deadline(next, t >= 0 ? now + t : 0);
 	next = min_deadline(next, min_deadline(d->reload_at, min_deadline(d->apply_at,
 									  d->watchdog_at)));
@@ -228,13 +232,13 @@ static int start(struct daemon *d, struct chlb_err *e)
 		return err_fail(e, err, "cannot create the event loop: %s", strerror(-err));
 	err = signals_open(d, e);
 	if (!err)
-		err = source_file_open(d, e);
+		err = d->src->open(d, e);
 	if (!err)
 		err = health_open(d, e);
 	if (!err && d->o->metrics)
 		err = metrics_server_new(d->loop, d->o->metrics, &d->md, &d->ms, e);
 	if (!err)
-		err = source_file_read(d, e);
+		err = d->src->read(d, e);
 	if (!err)
 		err = daemon_subs(d, e);
 	if (!err)
@@ -259,7 +263,8 @@ static void stop(struct daemon *d)
 	metrics_server_free(d->ms);
 	hc_free(d->hc);
 	prober_free(d->prober);
-	source_file_close(d);
+	if (d->src)
+		d->src->close(d);
 	if (d->sig.fd > 0) {
 		loop_del(d->loop, &d->sig);
 		close(d->sig.fd);
@@ -272,14 +277,15 @@ static void stop(struct daemon *d)
 
 int daemon_run(const struct daemon_opts *o, struct chlb_err *e)
 {
-	struct daemon d = { .o = o, .md = { .pin_dir = o->pin_dir, .source = CHLB_SOURCE_FILE } };
+	struct daemon d = { .o = o, .src = &source_file,
+			    .md = { .pin_dir = o->pin_dir, .source = CHLB_SOURCE_FILE } };
 	int err;
 
 	err = start(&d, e);
 	if (!err) {
 		d.md.applies_ok++;
 		d.md.last_apply_s = unix_now();
-		dlog("managing %s from %s (%d VIPs, %d health checks)%s%s", o->pin_dir, o->config,
+		dlog("managing %s from %s (%d VIPs, %d health checks)%s%s", o->pin_dir, d.src_desc,
 		     d.doc.nvips, d.nsubs, o->metrics ? ", metrics on " : "",
 		     o->metrics ? o->metrics : "");
 		sd_notify(0, "READY=1\nSTATUS=applied the configuration");

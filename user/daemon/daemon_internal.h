@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Shared by the daemon's files: daemon.c, apply.c, source_file.c, log.c. */
+/* Shared by the daemon's files: daemon.c, apply.c and the sources (source_*.c). */
 #ifndef CHLB_DAEMON_INTERNAL_H
 #define CHLB_DAEMON_INTERNAL_H
 
@@ -13,8 +13,31 @@
 #include "metrics.h"
 #include "probe.h"
 
+struct daemon;
+
+/*
+ * A configuration source: it keeps d->doc the configuration it holds
+ * (read() fills it; a source whose content changed sets d->reload_at, or
+ * fills d->doc itself and sets d->apply_at), and may need the loop's time.
+ */
+struct source_ops {
+	__u32 kind;			/* enum chlb_source */
+	int (*open)(struct daemon *d, struct chlb_err *e);
+	/* Fill d->doc from the source; an invalid source leaves it as it was. */
+	int (*read)(struct daemon *d, struct chlb_err *e);
+	void (*close)(struct daemon *d);
+	/* ms until run() is due (-1: never); NULL: no timers. */
+	int (*timeout)(struct daemon *d);
+	void (*run)(struct daemon *d);
+};
+
+extern const struct source_ops source_file;
+
 struct daemon {
 	const struct daemon_opts *o;
+	const struct source_ops *src;
+	char src_desc[232];		/* the source as status shows it */
+	void *src_state;		/* the source's own */
 	struct loop *loop;
 	struct loop_watch sig;		/* signalfd: TERM, INT, HUP */
 	struct loop_watch ino;		/* inotify on the config's directory */
@@ -38,11 +61,6 @@ struct daemon {
 
 /* One line per event on stderr (journald keeps it). */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Read the source into d->doc if valid; an invalid one is logged and kept out. */
-int source_file_open(struct daemon *d, struct chlb_err *e);
-void source_file_close(struct daemon *d);
-int source_file_read(struct daemon *d, struct chlb_err *e);
 
 /* Make the instance equal d->doc with the health checks' verdicts. */
 int daemon_apply(struct daemon *d, struct chlb_err *e);

@@ -47,7 +47,7 @@ static void on_inotify(struct loop_watch *w, uint32_t events)
 	}
 }
 
-int source_file_open(struct daemon *d, struct chlb_err *e)
+static int file_open(struct daemon *d, struct chlb_err *e)
 {
 	char dir[PATH_MAX];
 	int fd;
@@ -63,10 +63,11 @@ int source_file_open(struct daemon *d, struct chlb_err *e)
 		return err_fail(e, err, "cannot watch %s: %s", dir, strerror(-err));
 	}
 	d->ino = (struct loop_watch){ .fd = fd, .fn = on_inotify, .arg = d };
+	snprintf(d->src_desc, sizeof(d->src_desc), "%s", d->o->config);
 	return loop_add(d->loop, &d->ino, EPOLLIN);
 }
 
-void source_file_close(struct daemon *d)
+static void file_close(struct daemon *d)
 {
 	if (d->ino.fd <= 0)
 		return;
@@ -76,7 +77,7 @@ void source_file_close(struct daemon *d)
 }
 
 /* A valid document replaces the last good one; an invalid one changes nothing. */
-int source_file_read(struct daemon *d, struct chlb_err *e)
+static int file_read(struct daemon *d, struct chlb_err *e)
 {
 	struct doc doc;
 	int err;
@@ -91,3 +92,10 @@ int source_file_read(struct daemon *d, struct chlb_err *e)
 	d->have_doc = true;
 	return 0;
 }
+
+const struct source_ops source_file = {
+	.kind = CHLB_SOURCE_FILE,
+	.open = file_open,
+	.read = file_read,
+	.close = file_close,
+};
