@@ -16,7 +16,7 @@ PKGS=(
 	# tests
 	libcunit1-dev libasan8 libubsan1 libtsan2 util-linux
 	iproute2 ethtool python3 curl socat nginx-light tcpdump strace
-	prometheus systemd
+	prometheus systemd etcd-server etcd-client
 )
 
 missing=()
@@ -37,8 +37,9 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nginx-light starts a system-wide nginx on port 80, prometheus a server on 9090; the
-# tests run their own nginx instances and need only promtool.
+# nginx-light starts a system-wide nginx on port 80, prometheus a server on 9090,
+# etcd-server one on 2379; the tests run their own nginx and etcd instances and need
+# only promtool.
 if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now nginx prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+	systemctl disable --now nginx prometheus prometheus-node-exporter etcd >/dev/null 2>&1 || true
 fi
