@@ -17,6 +17,7 @@
 #include "core/parse.h"
 #include "core/build.h"
 #include "core/inst.h"
+#include "core/live.h"
 #include "core/managed.h"
 #include "table.h"
 #include "dp/xdp.h"
@@ -116,19 +117,13 @@ static int vip_truth(struct inst *in, __u32 vip_id, __u32 *live, __u32 *built,
 		     struct vip_status *v)
 {
 	size_t bytes = in->m.table_size * sizeof(*live);
-	__u32 s;
 	int err;
 
-	err = chlb_dp__get_table(&in->dp, vip_id, live);
-	if (err == -ENOENT)
-		for (s = 0, err = 0; s < in->m.table_size; s++)
-			live[s] = CHLB_NO_BACKEND;
-	if (err)
-		return cli_fail(err, "cannot read the table of VIP %u: %s", vip_id, strerror(-err));
-	err = build_table(&in->m, vip_id, built, CLI_E);
+	err = live_checksum(in, vip_id, live, &v->checksum, CLI_E);
+	if (!err)
+		err = build_table(&in->m, vip_id, built, CLI_E);
 	if (err)
 		return err;
-	v->checksum = build_checksum(&in->m, live);
 	v->model_checksum = build_checksum(&in->m, built);
 	v->drift = memcmp(live, built, bytes) != 0;
 	return 0;
