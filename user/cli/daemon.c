@@ -16,8 +16,9 @@
 
 static int daemon_help(void)
 {
-	printf("Usage: chlb daemon --config FILE [--attach DEV [ATTACH OPTIONS]]\n"
-	       "                   [--metrics ADDR:PORT] [--settle-ms MS]\n"
+	printf("Usage: chlb daemon { --config FILE | --etcd URL[,URL...] [--prefix P] [--node NAME] }\n"
+	       "                   [--attach DEV [ATTACH OPTIONS]] [--metrics ADDR:PORT]\n"
+	       "                   [--settle-ms MS]\n"
 	       "       keeps the instance equal to FILE (a document as 'chlb config export'\n"
 	       "       writes), re-read when it changes and on SIGHUP (an invalid one is\n"
 	       "       logged and the last good one kept); health checks the backends of\n"
@@ -26,7 +27,14 @@ static int daemon_help(void)
 	       "       options of 'chlb attach') unless chlb is attached already.\n"
 	       "       SIGTERM stops it; the data plane keeps forwarding.\n"
 	       "       Only the VIPs of FILE are the daemon's: the CLI refuses to change\n"
-	       "       them (unless --force) and leaves the others to the CLI.\n");
+	       "       them (unless --force) and leaves the others to the CLI.\n"
+	       "       --etcd: the same configuration as etcd keys under P (default /chlb/),\n"
+	       "       watched: P/cluster the \"cluster\" object, P/vips/VIP a VIP object\n"
+	       "       without backends, P/vips/VIP/backends/ADDR a backend object\n"
+	       "       ({\"weight\": 2}); a key with an invalid value is logged and left out.\n"
+	       "       While etcd is unreachable the last applied state stays. The daemon\n"
+	       "       publishes P/nodes/NAME (default: the host name) with its tables'\n"
+	       "       checksums, for 'chlb cluster status'.\n");
 	return 0;
 }
 
@@ -35,7 +43,7 @@ enum { D_CONFIG, D_ATTACH, D_METRICS, D_SETTLE, D_ETCD, D_PREFIX, D_NODE, D_ATTA
 /* The attach options the daemon passes on, in do_attach's spelling. */
 static const char *const attach_opts[] = {
 	"--xdp-mode", "--table-size", "--vnodes", "--seed", "--algo", "--max-vips",
-	"--max-backends", "--flow-table", "--udp-timeout",
+	"--max-backends", "--flow-table", "--udp-timeout", "--dst-mac",
 };
 #define N_ATTACH_OPTS (sizeof(attach_opts) / sizeof(attach_opts[0]))
 
@@ -95,14 +103,19 @@ int do_daemon(int argc, char **argv)
 	err = cli_args(argc, argv, o, NULL, 0, 0, NULL, &n);
 	if (err)
 		return err == CLI_HELP ? daemon_help() : err;
-	if (o[D_ETCD].set || o[D_PREFIX].set)
-		return cli_err(-EINVAL, "--etcd is not supported by this chlb yet: use --config FILE");
-	if (!o[D_CONFIG].val)
-		return cli_err(-EINVAL, "daemon: give --config FILE");
+	if (o[D_ETCD].val && o[D_CONFIG].val)
+		return cli_err(-EINVAL, "daemon: give --config FILE or --etcd URLS, not both");
+	if (!o[D_ETCD].val && (o[D_PREFIX].set || o[D_NODE].set))
+		return cli_err(-EINVAL, "%s needs --etcd URLS", o[D_PREFIX].set ? "--prefix" : "--node");
+	if (!o[D_CONFIG].val && !o[D_ETCD].val)
+		return cli_err(-EINVAL, "daemon: give --config FILE or --etcd URLS");
 	if (o[D_SETTLE].val &&
 	    parse_u32("settle delay", o[D_SETTLE].val, 0, 60000, &d.settle_ms, CLI_E))
 		return -EINVAL;
 	d.config = o[D_CONFIG].val;
+	d.etcd = o[D_ETCD].val;
+	d.prefix = o[D_PREFIX].val;
+	d.node = o[D_NODE].val;
 	d.metrics = o[D_METRICS].val;
 	err = maybe_attach(o);
 	fflush(stdout);		/* attach's line before the daemon's log */

@@ -167,6 +167,8 @@ int daemon_apply(struct daemon *d, struct chlb_err *e)
 		err = apply_txn(d, &in, &r, e);
 	if (!err) {
 		write_results(d, &in);
+		if (d->src->applied)	/* etcd: the node's record of its tables */
+			d->src->applied(d, &in);
 		if (r.entries)
 			dlog("applied %s: %d VIP table%s swapped, %d entr%s written", d->src_desc,
 			     r.swaps, r.swaps == 1 ? "" : "s", r.entries,

@@ -239,6 +239,11 @@ static int start(struct daemon *d, struct chlb_err *e)
 		err = metrics_server_new(d->loop, d->o->metrics, &d->md, &d->ms, e);
 	if (!err)
 		err = d->src->read(d, e);
+	if (err == -EAGAIN) {	/* etcd unreachable: the pinned state stays */
+		dlog("%s", e->msg);
+		err_clear(e);
+		return 0;
+	}
 	if (!err)
 		err = daemon_subs(d, e);
 	if (!err)
@@ -277,18 +282,23 @@ static void stop(struct daemon *d)
 
 int daemon_run(const struct daemon_opts *o, struct chlb_err *e)
 {
-	struct daemon d = { .o = o, .src = &source_file,
-			    .md = { .pin_dir = o->pin_dir, .source = CHLB_SOURCE_FILE } };
+	const struct source_ops *src = o->etcd ? &source_etcd : &source_file;
+	struct daemon d = { .o = o, .src = src,
+			    .md = { .pin_dir = o->pin_dir, .source = src->kind } };
 	int err;
 
 	err = start(&d, e);
-	if (!err) {
+	if (!err && d.have_doc) {
 		d.md.applies_ok++;
 		d.md.last_apply_s = unix_now();
-		dlog("managing %s from %s (%d VIPs, %d health checks)%s%s", o->pin_dir, d.src_desc,
+	}
+	if (!err) {
+		dlog("%s %s from %s (%d VIPs, %d health checks)%s%s",
+		     d.have_doc ? "managing" : "waiting to manage", o->pin_dir, d.src_desc,
 		     d.doc.nvips, d.nsubs, o->metrics ? ", metrics on " : "",
 		     o->metrics ? o->metrics : "");
-		sd_notify(0, "READY=1\nSTATUS=applied the configuration");
+		sd_notify(0, d.have_doc ? "READY=1\nSTATUS=applied the configuration" :
+					  "READY=1\nSTATUS=source unreachable: forwarding as pinned");
 		d.ready = true;
 		watchdog_init(&d);
 	}

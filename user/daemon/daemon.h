@@ -15,10 +15,14 @@
 #define DAEMON_RETRY_MS		5000	/* a failed apply is tried again */
 #define DAEMON_RESULTS_MS	1000	/* checks' last results written this often */
 #define DAEMON_SLACK_MS		5	/* timers may fire this late: fewer wake-ups */
+#define DAEMON_ETCD_PREFIX	"/chlb/"
 
 struct daemon_opts {
 	const char *pin_dir;
 	const char *config;	/* --config FILE: the document of SPEC §9 */
+	const char *etcd;	/* or etcd endpoints "URL[,URL...]" (SPEC §10) */
+	const char *prefix;	/* their keys' prefix; NULL: DAEMON_ETCD_PREFIX */
+	const char *node;	/* the name published under P/nodes/; NULL: the host's */
 	const char *metrics;	/* --metrics ADDR:PORT, or NULL */
 	unsigned int settle_ms;	/* 0: DAEMON_SETTLE_MS */
 	int verbose;

@@ -14,6 +14,7 @@
 #include "probe.h"
 
 struct daemon;
+struct inst;
 
 /*
  * A configuration source: it keeps d->doc the configuration it holds
@@ -29,9 +30,12 @@ struct source_ops {
 	/* ms until run() is due (-1: never); NULL: no timers. */
 	int (*timeout)(struct daemon *d);
 	void (*run)(struct daemon *d);
+	/* After each successful apply, the instance still open; NULL: nothing. */
+	void (*applied)(struct daemon *d, struct inst *in);
 };
 
 extern const struct source_ops source_file;
+extern const struct source_ops source_etcd;
 
 struct daemon {
 	const struct daemon_opts *o;
