@@ -3,8 +3,16 @@
 #ifndef CHLB_CLI_COMMANDS_H
 #define CHLB_CLI_COMMANDS_H
 
+/*
+ * A command that has said everything on stdout and only needs exit status
+ * 1 returns this (positive): main() prints no error line.
+ */
+#define CLI_EXIT_FAILED 1
+
 int do_sync(int argc, char **argv);
 int do_config(int argc, char **argv);
 int do_daemon(int argc, char **argv);
+int do_register(int argc, char **argv);
+int do_cluster(int argc, char **argv);
 
 #endif /* CHLB_CLI_COMMANDS_H */

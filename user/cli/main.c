@@ -24,7 +24,7 @@ static int usage(void)
 	printf("Usage: chlb [OPTIONS] OBJECT COMMAND ...\n"
 	       "       chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                       [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
-	       "                       [--flow-table N|off] [--udp-timeout SECONDS]\n"
+	       "                       [--flow-table N|off] [--udp-timeout SECONDS] [--dst-mac own|any]\n"
 	       "       chlb detach\n"
 	       "       chlb status\n"
 	       "       chlb vip { add VIP [--method dsr] | del VIP | list }\n"
@@ -35,7 +35,11 @@ static int usage(void)
 	       "       chlb route VIP KEY\n"
 	       "       chlb sync\n"
 	       "       chlb config { export [VIP] | apply FILE|- [--dry-run] [--force] }\n"
-	       "       chlb daemon --config FILE [--attach DEV [attach options]] [--metrics ADDR:PORT]\n"
+	       "       chlb daemon { --config FILE | --etcd URLS [--prefix P] [--node NAME] }\n"
+	       "                   [--attach DEV [attach options]] [--metrics ADDR:PORT]\n"
+	       "       chlb register --etcd URLS VIP ADDR [--weight W] [--ttl S] [--prefix P]\n"
+	       "                     [--drain-wait S]\n"
+	       "       chlb cluster status --etcd URLS [--prefix P]\n"
 	       CLI_HELP_GRAMMAR
 	       "OPTIONS: -j|--json  -p|--pretty  -d|--pin-dir DIR (default $CHLB_PIN_DIR or %s)\n"
 	       "         -v (more detail on stderr)  -h|--help  --version\n"
@@ -48,7 +52,8 @@ static const struct cli_cmd cmds[] = {
 	{ "attach", do_attach },   { "detach", do_detach }, { "status", do_status },
 	{ "vip", do_vip },	   { "backend", do_backend }, { "stats", do_stats },
 	{ "lookup", do_lookup },   { "route", do_route },	{ "sync", do_sync },
-	{ "config", do_config },   { "daemon", do_daemon },	{}
+	{ "config", do_config },   { "daemon", do_daemon },	{ "register", do_register },
+	{ "cluster", do_cluster }, {}
 };
 
 /* libbpf and libxdp speak only with -v; we print one actionable line. */
@@ -131,6 +136,8 @@ int main(int argc, char **argv)
 		err = cli_err(-EINVAL, "missing command; try 'chlb --help'");
 	if (!err)
 		err = cli_dispatch("", cmds, argc - optind, argv + optind, usage);
+	if (err == CLI_EXIT_FAILED)	/* the command said why on stdout */
+		return 1;
 	if (err)
 		report(err);
 	return err_exit_status(CLI_E, err);
