@@ -577,6 +577,7 @@ static void on_ended(void *arg, int err, int64_t compact, const char *why)
 	es->watch_up_ms = 0;
 	if (err == -ESTALE) {
 		es->relist = true;
+		es->attempts = 0;	/* etcd is there: read it now */
 		snprintf(msg, sizeof(msg), "revision %lld was compacted (etcd keeps from %lld)",
 			 (long long)es->rev + 1, (long long)compact);
 	} else if (err == -ECANCELED && es->relist) {
