@@ -291,6 +291,8 @@ case_restart() {
 	fi
 }
 
+compact_converged() { has 10.9.0.31 && gone 10.9.0.30 && [ "$(field c 10.9.0.11 weight)" = 5 ]; }
+
 # The daemon frozen while etcd restarts, gets changes and is compacted: its
 # watch resumes at a revision that is gone, so it reads everything again.
 case_compact() {
@@ -305,7 +307,7 @@ case_compact() {
 	ectl compact "$rev" >/dev/null || err="$err; compact $rev failed"
 	t0=$(now_ms)
 	kill -CONT "$DA"
-	ms=$(wait_until 10000 eval 'has 10.9.0.31 && gone 10.9.0.30 && [ "$(field c 10.9.0.11 weight)" = 5 ]') ||
+	ms=$(wait_until 10000 compact_converged) ||
 		err="$err; not converged after $ms ms"
 	log_has "$DLOG" "was compacted" || err="$err; no compaction in the log"
 	want=$(ectl get --prefix "${P}vips/$VIP/backends/" --keys-only | grep -c backends)
@@ -318,6 +320,7 @@ case_compact() {
 	fi
 }
 
+same_tables() { [ "$(checksum cb)" = "$(checksum c)" ]; }
 cluster_rc() { nsenter --net="/run/netns/$NS" "$CHLB" "$@" cluster status --etcd "$EURL" --prefix "$P"; }
 
 case_cluster() {
@@ -325,7 +328,7 @@ case_cluster() {
 	ectl del "${P}cluster" >/dev/null	# B is attached with its own seed below
 	cb attach z0 --seed 5eed >/dev/null || { ko "attach B"; return 1; }
 	daemon_b >/dev/null || { ko "daemon B" "$(tail -3 "$DLOG_B" | tr '\n' ' ')"; return 1; }
-	ms=$(wait_until 5000 eval '[ "$(checksum cb)" = "$(checksum c)" ]')
+	ms=$(wait_until 5000 same_tables)
 	out=$(wait_until 3000 eval 'cluster_rc -j | grep -q "\"node\": *\"lb-b\""' >/dev/null; cluster_rc)
 	rc=$?
 	if [ "$rc" = 0 ] && grep -q "tables agree: 2 nodes" <<<"$out" && grep -q "lb-a" <<<"$out"; then

@@ -127,7 +127,7 @@ static int sock_watch(void *arg, int fd, uint32_t events)
 {
 	struct es *es = arg;
 	struct es_sock *s = sock_find(es, fd);
-	int i;
+	int i, err;
 
 	if (s && !events) {
 		loop_del(es->d->loop, &s->w);
@@ -145,10 +145,9 @@ static int sock_watch(void *arg, int fd, uint32_t events)
 	s = &es->socks[i];
 	*s = (struct es_sock){ .w = { .fd = fd, .fn = sock_event, .arg = s }, .es = es,
 			       .used = true };
-	if (!loop_add(es->d->loop, &s->w, events))
-		return 0;
-	s->used = false;
-	return -errno;
+	err = loop_add(es->d->loop, &s->w, events);
+	s->used = !err;
+	return err;
 }
 
 /* ---- the mirror --------------------------------------------------------- */
