@@ -26,6 +26,18 @@ static int find(struct txn *t, const struct chlb_vip_key *vip, const struct chlb
 	return 0;
 }
 
+/* find() for a backend that must exist: -ENOENT names it otherwise. */
+static int find_existing(struct txn *t, const struct chlb_vip_key *vip,
+			 const struct chlb_addr *addr, struct where *w, struct chlb_err *e)
+{
+	int err = find(t, vip, addr, w, e);
+
+	if (!err && w->id < 0)
+		err = err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w->addr_text,
+				w->vip_text);
+	return err;
+}
+
 /* An id free before and after, and not freed by this transaction. */
 static int free_backend_id(struct txn *t, struct chlb_err *e)
 {
@@ -91,12 +103,9 @@ int txn_backend_set(struct txn *t, const struct chlb_vip_key *vip,
 	struct where w;
 	int err;
 
-	err = find(t, vip, &tb->addr, &w, e);
+	err = find_existing(t, vip, &tb->addr, &w, e);
 	if (err)
 		return err;
-	if (w.id < 0)
-		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
-				 w.vip_text);
 	if (tb->mac) {
 		err = addrcheck_mac(tb->mac, "the MAC given", e);
 		if (err)
@@ -121,12 +130,9 @@ int txn_backend_del(struct txn *t, const struct chlb_vip_key *vip,
 	struct where w;
 	int err;
 
-	err = find(t, vip, addr, &w, e);
+	err = find_existing(t, vip, addr, &w, e);
 	if (err)
 		return err;
-	if (w.id < 0)
-		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
-				 w.vip_text);
 	/*
 	 * Only the in-use flag changes: a packet already past its in-use check
 	 * may be reading the entry, so its MAC must stay; gen survives too.
@@ -144,12 +150,9 @@ int txn_backend_down(struct txn *t, const struct chlb_vip_key *vip,
 	struct where w;
 	int err;
 
-	err = find(t, vip, addr, &w, e);
+	err = find_existing(t, vip, addr, &w, e);
 	if (err)
 		return err;
-	if (w.id < 0)
-		return err_usage(e, -ENOENT, "unknown backend '%s' in VIP '%s'", w.addr_text,
-				 w.vip_text);
 	b = &t->tgt.backends[w.id];
 	if (!!(b->flags & CHLB_BACKEND_F_DOWN) == down)
 		return 0;
