@@ -353,6 +353,33 @@ case_cluster() {
 	fi
 }
 
+# Started while etcd is down: forwarding as pinned, applying once etcd answers.
+case_start_down() {
+	local ck0 ms err='' prom
+	kill "$DA" && wait "$DA"
+	ck0=$(checksum c)
+	etcd_stop
+	: >"$DLOG"
+	nsenter --net="/run/netns/$NS" "$CHLB" -d "$PIN" daemon --etcd "$EURL" \
+		--prefix "$P" --node lb-a --metrics "$METRICS" </dev/null 2>>"$DLOG" &
+	DA=$!
+	wait_until 5000 log_has "$DLOG" "waiting to manage" >/dev/null || err="$err; no 'waiting' line"
+	[ "$(checksum c)" = "$ck0" ] || err="$err; table changed while etcd was down"
+	[ "$(metric chlb_source_up)" = 0 ] || err="$err; chlb_source_up not 0"
+	etcd_start >/dev/null || { ko "start with etcd down" "etcd did not come back"; return 1; }
+	backend 10.9.0.40 40
+	ms=$(wait_until 10000 has 10.9.0.40) || err="$err; not applied after $ms ms"
+	c status | grep -q "pid $DA manages it" || err="$err; status does not name the daemon"
+	prom=$(nsenter --net="/run/netns/$NS" curl -sf -m 2 "http://$METRICS/metrics" |
+		promtool check metrics 2>&1) || err="$err; promtool: $prom"
+	[ "$(metric chlb_source_up)" = 1 ] || err="$err; chlb_source_up not 1"
+	if [ -z "$err" ]; then
+		ok "daemon started with etcd down: waits, table unchanged ($ck0); etcd back: applied a put after $ms ms; metrics pass promtool (chlb_source_up 1, chlb_source_revision $(metric chlb_source_revision))"
+	else
+		ko "start with etcd down" "${err#; }"
+	fi
+}
+
 topology_b || { echo "FAIL: topology B"; exit 1; }
 run attach v0 --seed 5eed
 [ "$rc" = 0 ] || { ko "attach A" "$err"; finish; exit 1; }
@@ -365,5 +392,6 @@ case_start && {
 	case_register_drain
 	case_restart && case_compact
 	case_cluster
+	case_start_down
 }
 finish
