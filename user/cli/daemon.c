@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "core/parse.h"
 #include "daemon/daemon.h"
+#include "net/etcd.h"
 
 static int daemon_help(void)
 {
@@ -83,6 +84,20 @@ static int maybe_attach(const struct cli_opt *o)
 	return do_attach(argc, argv);
 }
 
+/* Bad URLs or prefix: refused now, before anything is attached. */
+static int check_etcd(const char *urls, const char *prefix)
+{
+	struct etcd *c = NULL;
+	char p[256];
+	int err;
+
+	err = prefix ? etcd_key_prefix(prefix, p, sizeof(p), CLI_E) : 0;
+	if (!err)
+		err = etcd_new(urls, NULL, &c, CLI_E);
+	etcd_free(c);
+	return err;
+}
+
 int do_daemon(int argc, char **argv)
 {
 	struct cli_opt o[D_ATTACH_OPTS + N_ATTACH_OPTS + 1] = {
@@ -109,6 +124,8 @@ int do_daemon(int argc, char **argv)
 		return cli_err(-EINVAL, "%s needs --etcd URLS", o[D_PREFIX].set ? "--prefix" : "--node");
 	if (!o[D_CONFIG].val && !o[D_ETCD].val)
 		return cli_err(-EINVAL, "daemon: give --config FILE or --etcd URLS");
+	if (o[D_ETCD].val && check_etcd(o[D_ETCD].val, o[D_PREFIX].val))
+		return -EINVAL;
 	if (o[D_SETTLE].val &&
 	    parse_u32("settle delay", o[D_SETTLE].val, 0, 60000, &d.settle_ms, CLI_E))
 		return -EINVAL;
