@@ -506,8 +506,6 @@ static int build_doc(struct es *es, struct doc *out)
 
 /* ---- talking to etcd ---------------------------------------------------- */
 
-static void step(struct es *es);
-
 /* Capped exponential backoff with +-20% jitter; the first retry is at once. */
 static void retry_later(struct es *es, const char *why)
 {
