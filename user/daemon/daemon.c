@@ -32,6 +32,17 @@ void dlog(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void daemon_changed(struct daemon *d)
+{
+	uint64_t now = loop_now_ms(), quiet = d->o->settle_ms ?: DAEMON_SETTLE_MS;
+
+	if (!d->reload_at)
+		d->burst_at = now;
+	d->reload_at = now + quiet;
+	if (d->reload_at > d->burst_at + DAEMON_SETTLE_MAX_MS)
+		d->reload_at = d->burst_at + DAEMON_SETTLE_MAX_MS;
+}
+
 static void on_signal(struct loop_watch *w, uint32_t events)
 {
 	struct daemon *d = w->arg;

@@ -10,7 +10,13 @@
 
 #include "core/err.h"
 
-#define DAEMON_SETTLE_MS	200	/* a burst of source changes is applied once */
+/*
+ * A burst of source changes is applied once: after the source has been
+ * quiet this long, or at the latest DAEMON_SETTLE_MAX_MS after the burst's
+ * first change (1000 backends registering at once: one or a few swaps).
+ */
+#define DAEMON_SETTLE_MS	50
+#define DAEMON_SETTLE_MAX_MS	1000
 #define DAEMON_HEALTH_SETTLE_MS	20	/* health changes at once: one apply */
 #define DAEMON_RETRY_MS		5000	/* a failed apply is tried again */
 #define DAEMON_RESULTS_MS	1000	/* checks' last results written this often */

@@ -55,6 +55,7 @@ struct daemon {
 	struct metrics_server *ms;
 	struct metrics_daemon md;
 	uint64_t reload_at;		/* re-read the source then (0: no) */
+	uint64_t burst_at;		/* the first change of the burst pending */
 	uint64_t apply_at;		/* apply then (0: no) */
 	uint64_t watchdog_at;		/* next WATCHDOG=1 (0: no watchdog) */
 	uint64_t results_at;		/* next write of the checks' results */
@@ -62,6 +63,9 @@ struct daemon {
 	bool stop;
 	bool ready;			/* READY=1 sent */
 };
+
+/* The source changed: re-read it once the burst settles (DAEMON_SETTLE_MS). */
+void daemon_changed(struct daemon *d);
 
 /* One line per event on stderr (journald keeps it). */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

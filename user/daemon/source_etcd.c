@@ -242,8 +242,7 @@ static void changed(struct es *es)
 {
 	struct daemon *d = es->d;
 
-	if (!d->reload_at)
-		d->reload_at = loop_now_ms() + (d->o->settle_ms ?: DAEMON_SETTLE_MS);
+	daemon_changed(d);
 }
 
 static int kv_dup(const char *key, const char *value, char **k, char **v)

@@ -40,8 +40,8 @@ static void on_inotify(struct loop_watch *w, uint32_t events)
 		for (off = 0; off < n;) {
 			const struct inotify_event *ev = (const void *)(buf + off);
 
-			if (ev->len && !strcmp(ev->name, name) && !d->reload_at)
-				d->reload_at = loop_now_ms() + (d->o->settle_ms ?: DAEMON_SETTLE_MS);
+			if (ev->len && !strcmp(ev->name, name))
+				daemon_changed(d);
 			off += sizeof(*ev) + ev->len;
 		}
 	}
