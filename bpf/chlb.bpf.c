@@ -18,7 +18,14 @@ const volatile __u64 seed = 0;
 const volatile __u32 table_size = 1;
 const volatile __u32 max_backends = CHLB_DEFAULT_MAX_BACKENDS;
 const volatile __u32 vip_index_mask = 0;
-const volatile __u8 if_mac[ETH_ALEN] = {};
+/* 2-byte aligned: chlb_for_us() compares it as three 16-bit words */
+const volatile __u8 if_mac[ETH_ALEN] __attribute__((aligned(2))) = {};
+/*
+ * Forward only VIP frames whose destination MAC is if_mac; pass the rest
+ * (another host's frames seen in promiscuous mode, broadcast, multicast).
+ * 0: any destination MAC (attach --dst-mac any; interfaces without a MAC).
+ */
+const volatile __u32 dst_mac_check = 0;
 /* The flow table: on (non-zero) or the stateless path; UDP idle timeout. */
 const volatile __u32 flow_table = 0;
 const volatile __u32 flow_buckets = 1;	/* chlb_flows' entries */
@@ -54,20 +61,25 @@ static __always_inline int chlb_vip_eq(const struct chlb_vip_key *a,
 }
 
 /*
- * The VIP of a key: linear probing in chlb_vip_index, a few inlined array
- * loads; a non-VIP frame usually stops at the first, empty, slot. Until
- * userspace has built an index, the authoritative hash map answers.
+ * The VIP of a key: linear probing in chlb_vip_index under the seed in its
+ * header, a few inlined array loads; a non-VIP frame usually stops at the
+ * first, empty, slot. Until userspace has built an index, and for a key
+ * whose probes are all taken by other VIPs (it may have overflowed, see
+ * shared.h), the authoritative hash map answers.
  */
 static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_vip_key *vk)
 {
+	struct chlb_vip_index_hdr *hdr;
 	struct chlb_vip_slot *s;
 	__u32 zero = 0, h, i, k;
 	void *index;
 
 	index = bpf_map_lookup_elem(&chlb_vip_index, &zero);
-	if (!index)
+	k = vip_index_mask + 1;
+	hdr = index ? bpf_map_lookup_elem(index, &k) : NULL;
+	if (!hdr)
 		return bpf_map_lookup_elem(&chlb_vips, vk);
-	h = chlb_vip_hash(vk);
+	h = chlb_vip_hash(vk, hdr->seed);
 #pragma unroll
 	for (i = 0; i < CHLB_VIP_PROBES; i++) {
 		k = (h + i) & vip_index_mask;
@@ -77,7 +89,19 @@ static __always_inline struct chlb_vip_info *chlb_find_vip(const struct chlb_vip
 		if (chlb_vip_eq(&s->key, vk))
 			return &s->info;
 	}
-	return NULL;
+	return bpf_map_lookup_elem(&chlb_vips, vk);
+}
+
+/* The frame is addressed to the interface: its destination MAC is if_mac. */
+static __always_inline int chlb_for_us(const struct chlb_ethhdr *eth)
+{
+	const volatile __u16 *m = (const volatile __u16 *)if_mac;
+	__u16 d0, d1, d2;
+
+	__builtin_memcpy(&d0, eth->dst, 2);
+	__builtin_memcpy(&d1, eth->dst + 2, 2);
+	__builtin_memcpy(&d2, eth->dst + 4, 2);
+	return !((d0 ^ m[0]) | (d1 ^ m[1]) | (d2 ^ m[2]));
 }
 
 /* The backend owning the flow's slot, or NULL when the VIP has none. */
@@ -242,6 +266,9 @@ int chlb_xdp(struct xdp_md *ctx)
 	chlb_vip_key_of(&pkt, &vk);
 	vip = chlb_find_vip(&vk);
 	if (!vip)
+		goto out;
+	reason = CHLB_CNT_PASS_NOT_FOR_US;
+	if (dst_mac_check && !chlb_for_us(pkt.eth))
 		goto out;
 	reason = chlb_forward(&pkt, &vk, vip, end - data, gs);
 out:

@@ -58,8 +58,9 @@
  * The layout of the pinned maps, recorded in chlb_config.version at attach.
  * A chlb whose layout differs refuses the pins with a message instead of
  * misreading them. 2: health, journal, netns, daemon, backend health.
+ * 3: the VIP index's seeded hash and header entry.
  */
-#define CHLB_ABI_VERSION	2
+#define CHLB_ABI_VERSION	3
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -115,9 +116,17 @@ _Static_assert(sizeof(struct chlb_vip_info) == 16, "chlb_vip_info ABI");
  * open-addressed copy of chlb_vips that the XDP program searches with a
  * few inlined array loads instead of a hash map call (chlb_vips stays the
  * authoritative record). Built whole from chlb_vips and swapped in one
- * step by chlb_dp__vip_sync(). Slot i holds a VIP whose chlb_vip_hash()
- * is i - k (mod size) for some k < CHLB_VIP_PROBES; family 0 = empty, and
- * an empty slot ends the search.
+ * step by chlb_dp__vip_sync(). Entries 0 .. size - 1 are slots, entry
+ * size is the header (struct chlb_vip_index_hdr): the seed of this
+ * build's chlb_vip_hash(). Slot i holds a VIP whose hash is i - k (mod
+ * size) for some k < CHLB_VIP_PROBES; family 0 = empty, and an empty slot
+ * ends the search.
+ *
+ * A VIP whose CHLB_VIP_PROBES slots are all taken stays out of the index
+ * (an overflow): a search that finds those slots all taken by other VIPs
+ * asks chlb_vips, so every VIP up to max_vips is served whatever the keys.
+ * Each build draws a random seed and tries a few until no VIP overflows,
+ * so no set of VIPs collides at every build.
  */
 #define CHLB_VIP_PROBES 8
 
@@ -128,6 +137,19 @@ struct chlb_vip_slot {
 };
 _Static_assert(sizeof(struct chlb_vip_slot) == 40, "chlb_vip_slot ABI");
 
+/* The index's last entry; zero where a slot has key.family: never a VIP. */
+struct chlb_vip_index_hdr {
+	__u64 seed;		/* chlb_vip_hash()'s seed for these slots */
+	__u32 vips;		/* VIPs in chlb_vips when built */
+	__u32 overflow;		/* of them, left out: found through chlb_vips */
+	__u8 zero[4];		/* a slot's key.family lies in here */
+	__u32 max_probe;	/* the longest probe sequence, in slots */
+	__u32 seeds_tried;	/* until none overflowed, or the last try */
+	__u8 pad[12];
+};
+_Static_assert(sizeof(struct chlb_vip_index_hdr) == sizeof(struct chlb_vip_slot),
+	       "chlb_vip_index_hdr ABI");
+
 /* Slots for max_vips VIPs: a power of two, load at most 1/8. */
 static __always_inline __u32 chlb_vip_index_size(__u32 max_vips)
 {
@@ -136,6 +158,12 @@ static __always_inline __u32 chlb_vip_index_size(__u32 max_vips)
 	while (n < max_vips * 8 && n < (1u << 24))
 		n <<= 1;
 	return n;
+}
+
+/* Entries of the index's inner array: the slots and the header. */
+static __always_inline __u32 chlb_vip_index_entries(__u32 max_vips)
+{
+	return chlb_vip_index_size(max_vips) + 1;
 }
 
 /*
@@ -334,6 +362,8 @@ enum chlb_counter {
 	CHLB_CNT_PASS_FRAGMENT,		/* IPv4 fragments, IPv6 fragment hdr */
 	CHLB_CNT_PASS_MALFORMED,	/* truncated or bad headers */
 	CHLB_CNT_DROP_NO_BACKEND,	/* VIP with no usable backend */
+	CHLB_CNT_PASS_NOT_FOR_US,	/* VIP frame to another MAC than the
+					 * interface's (promiscuous, group) */
 	/*
 	 * Flow table events, counted beside the frame's reason (not in RX).
 	 * With the table on, every VIP frame is a hit or a miss.
@@ -353,6 +383,11 @@ struct chlb_global_stats {
 	__u64 counters[CHLB_CNT_MAX];
 };
 
+enum chlb_config_flags {
+	/* VIP frames are forwarded whatever their destination MAC (no check) */
+	CHLB_CFG_F_ANY_DST_MAC = 1 << 0,
+};
+
 /* chlb_config: ARRAY with one entry, written at attach */
 struct chlb_config {
 	__u64 seed;
@@ -370,7 +405,8 @@ struct chlb_config {
 	__u32 udp_timeout;	/* seconds */
 	__u32 flow_map_flags;	/* 0: the set-associative flow cache */
 	__u32 netns_ino;	/* network namespace of the attach (inode of its nsfs file) */
-	__u32 reserved[2];
+	__u32 flags;		/* enum chlb_config_flags */
+	__u32 reserved;
 };
 _Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
 
@@ -530,20 +566,27 @@ static __always_inline void chlb_addr_from_v4(__u8 *a, __be32 v4)
 }
 
 /*
- * Home slot of a VIP in chlb_vip_index (before masking): the key read as
- * two 64-bit words and a 32-bit tail, folded, then one multiply whose
- * high half depends on every folded bit. Collisions only cost a probe,
- * and this runs for every frame, VIP or not.
+ * Home slot of a VIP in chlb_vip_index (before masking), under the index's
+ * seed. The key is read as two 64-bit words and a 32-bit tail (port,
+ * protocol, family); each is mixed with the seed and multiplied on its own
+ * lane before the lanes are joined, so which keys collide depends on the
+ * seed. (An earlier, unseeded version folded the words by XOR first: 65536
+ * IPv4 VIPs whose address and port bits cancel out shared one home slot
+ * at any index size, and 256 addresses x 256 ports overflowed thousands.)
+ * Two multiplies deep: this runs for every frame to a VIP's port, VIP or
+ * not.
  */
-static __always_inline __u32 chlb_vip_hash(const struct chlb_vip_key *k)
+static __always_inline __u32 chlb_vip_hash(const struct chlb_vip_key *k, __u64 seed)
 {
-	__u64 a0, a1;
+	__u64 a0, a1, x;
 	__u32 tail;
 
 	__builtin_memcpy(&a0, k->addr, 8);
 	__builtin_memcpy(&a1, k->addr + 8, 8);
 	__builtin_memcpy(&tail, &k->port, 4);
-	return (__u32)(((a0 ^ chlb_rotl64(a1, 29) ^ ((__u64)tail << 7)) * CHLB_P1) >> 32);
+	x = ((a0 ^ seed) * CHLB_P1) ^ chlb_rotl64((a1 + seed) * CHLB_P2, 23) ^
+	    chlb_rotl64(((__u64)tail ^ chlb_rotl64(seed, 32)) * CHLB_P3, 41);
+	return (__u32)((x * CHLB_P1) >> 32);
 }
 
 #endif /* CHLB_SHARED_H */

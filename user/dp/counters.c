@@ -11,6 +11,7 @@ static const char *const names[] = {
 	[CHLB_CNT_PASS_FRAGMENT] = "pass_fragment",
 	[CHLB_CNT_PASS_MALFORMED] = "pass_malformed",
 	[CHLB_CNT_DROP_NO_BACKEND] = "drop_no_backend",
+	[CHLB_CNT_PASS_NOT_FOR_US] = "pass_not_for_us",
 	[CHLB_CNT_FLOW_HIT] = "flow_hit",
 	[CHLB_CNT_FLOW_MISS] = "flow_miss",
 	[CHLB_CNT_FLOW_INSERT] = "flow_insert",

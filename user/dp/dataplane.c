@@ -122,6 +122,7 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 	cfg.flow_entries = o->flow_entries ? dp_flow_buckets(o) * CHLB_FLOW_WAYS : 0;
 	cfg.udp_timeout = dp_udp_timeout(o);
 	cfg.flow_map_flags = 0;
+	cfg.flags = o->dst_mac_check ? 0 : CHLB_CFG_F_ANY_DST_MAC;
 	cfg.version = CHLB_ABI_VERSION;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return -errno;
@@ -154,6 +155,7 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->max_backends = opts->max_backends;
 	skel->rodata->vip_index_mask = chlb_vip_index_size(opts->max_vips) - 1;
 	memcpy((void *)skel->rodata->if_mac, opts->if_mac, sizeof(opts->if_mac));
+	skel->rodata->dst_mac_check = !!opts->dst_mac_check;
 	skel->rodata->flow_table = !!opts->flow_entries;
 	skel->rodata->flow_buckets = dp_flow_buckets(opts);
 	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;

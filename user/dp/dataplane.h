@@ -23,6 +23,12 @@ struct chlb_dp_opts {
 	__u32 flow_entries;	/* flow table size; 0: off, the stateless path */
 	__u32 udp_timeout;	/* seconds; 0: CHLB_DEFAULT_UDP_TIMEOUT */
 	int bench_fresh_flows;	/* benches: a new flow per run (bpf/chlb.bpf.c) */
+	/*
+	 * 1: VIP frames whose destination MAC is not if_mac are passed
+	 * (pass_not_for_us); attach sets it unless --dst-mac any or the
+	 * interface has no MAC. 0: any destination MAC is forwarded.
+	 */
+	int dst_mac_check;
 };
 
 /* File descriptors of one instance's maps, from a skeleton or from pins. */
@@ -90,6 +96,8 @@ int chlb_dp__vip_add(struct chlb_dp *dp, const struct chlb_vip_key *key,
 int chlb_dp__vip_del(struct chlb_dp *dp, const struct chlb_vip_key *key);
 /* Rebuild chlb_vip_index from chlb_vips (after writing vips_fd directly). */
 int chlb_dp__vip_sync(struct chlb_dp *dp);
+/* The live index's header: its seed, VIPs, overflows; -ENOENT before any sync. */
+int chlb_dp__vip_index_hdr(struct chlb_dp *dp, struct chlb_vip_index_hdr *hdr);
 
 /*
  * Publish a complete table for a VIP in one step: a new inner array is

@@ -34,7 +34,7 @@ int dp_create_table(__u32 table_size)
 int dp_create_vip_index(__u32 max_vips)
 {
 	return dp_create_inner("chlb_vip_index", sizeof(struct chlb_vip_slot),
-			       chlb_vip_index_size(max_vips));
+			       chlb_vip_index_entries(max_vips));
 }
 
 /*

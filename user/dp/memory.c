@@ -32,7 +32,7 @@ void chlb_dp__memory(const struct chlb_dp_opts *o, int ncpus, __u64 mem[CHLB_DP_
 	 * two copies of the index during a swap, the port filter */
 	mem[CHLB_DP_MEM_VIPS] = o->max_vips * (round8(sizeof(struct chlb_vip_key)) +
 					       round8(sizeof(struct chlb_vip_info)) + 48) +
-				2ull * chlb_vip_index_size(o->max_vips) *
+				2ull * chlb_vip_index_entries(o->max_vips) *
 					sizeof(struct chlb_vip_slot) +
 				sizeof(struct chlb_vip_ports);
 	/* health checks and their results, the undo journal (as dp_set_sizes) */
