@@ -49,7 +49,7 @@ static int attach_help(void)
 {
 	printf("Usage: chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                  [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
-	       "                  [--flow-table N|off] [--udp-timeout SECONDS]\n"
+	       "                  [--flow-table N|off] [--udp-timeout SECONDS] [--dst-mac own|any]\n"
 	       "       loads the XDP program with these limits, pins it and its maps under the\n"
 	       "       pin directory, then attaches it to DEV\n"
 	       "       defaults: native mode, M=%u, V=%u, random seed, algo ring,\n"
@@ -58,6 +58,12 @@ static int attach_help(void)
 	       "       UDP flows re-hashed after %u s idle\n"
 	       "       --flow-table: live flows keep their backend across backend changes;\n"
 	       "       off: every packet follows the current table (stateless)\n"
+	       "       --dst-mac own (default): VIP frames not addressed to DEV's MAC\n"
+	       "       (another host's, broadcast, multicast) are passed to the kernel\n"
+	       "       (pass_not_for_us); any: forwarded whatever their destination MAC\n"
+	       "       (a VRRP virtual MAC, a macvlan's frames seen on its lower device)\n"
+	       "       the seed keeps flows' buckets unpredictable: 'chlb status' shows it,\n"
+	       "       attach prints it only with -j\n"
 	       "       limits: the maps may pin at most %llu GiB or half the RAM, whichever\n"
 	       "       is less (attach prints what they can pin); tables above %u slots are\n"
 	       "       built by sorting V x weight points a backend, at most %llu for a VIP,\n"
@@ -116,7 +122,8 @@ struct attach_args {
 	unsigned long long memory;	/* the most the maps can pin */
 };
 
-enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS, O_FLOWS, O_UDP_TIMEOUT };
+enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS, O_FLOWS, O_UDP_TIMEOUT,
+       O_DST_MAC };
 
 /* --flow-table N|off and --udp-timeout SECONDS. */
 static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
@@ -165,6 +172,11 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 		return cli_err(err, "invalid algorithm '%s': %s", o[O_ALGO].val,
 			       chlb_strerror(err));
 	c->algo = algo;
+	if (o[O_DST_MAC].val && !strcmp(o[O_DST_MAC].val, "any"))
+		c->flags |= CHLB_CFG_F_ANY_DST_MAC;
+	else if (o[O_DST_MAC].val && strcmp(o[O_DST_MAC].val, "own"))
+		return cli_err(-EINVAL, "invalid --dst-mac '%s': expected own or any",
+			       o[O_DST_MAC].val);
 	return 0;
 }
 
@@ -179,6 +191,7 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 			       [O_BACKENDS] = CLI_OPT("--max-backends", CLI_ARG_REQ),
 			       [O_FLOWS] = CLI_OPT("--flow-table", CLI_ARG_REQ),
 			       [O_UDP_TIMEOUT] = CLI_OPT("--udp-timeout", CLI_ARG_REQ),
+			       [O_DST_MAC] = CLI_OPT("--dst-mac", CLI_ARG_REQ),
 			       {} };
 	static const char *const names[] = { "DEV" };
 	int n, err;
@@ -192,7 +205,11 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 	if (!a->ifindex)
 		return cli_err(-ENODEV, "no such interface '%s'", a->dev);
 	a->cfg.ifindex = a->ifindex;
-	return if_mac(a->dev, a->cfg.if_mac);
+	err = if_mac(a->dev, a->cfg.if_mac);
+	/* no MAC (lo, L3 devices): nothing to compare a destination with */
+	if (!err && !memcmp(a->cfg.if_mac, (__u8[6]){ 0 }, 6))
+		a->cfg.flags |= CHLB_CFG_F_ANY_DST_MAC;
+	return err;
 }
 
 /* Refuse bad ring parameters before touching anything. */
@@ -293,6 +310,7 @@ static int attach_locked(struct attach_args *a)
 		.seed = a->cfg.seed,
 		.flow_entries = a->cfg.flow_entries,
 		.udp_timeout = a->cfg.udp_timeout,
+		.dst_mac_check = !(a->cfg.flags & CHLB_CFG_F_ANY_DST_MAC),
 	};
 	struct chlb_config loaded;
 	struct chlb *skel = NULL;
@@ -348,6 +366,11 @@ static int check_unused(const char *dir)
 	return cli_err(-EEXIST, "chlb is already attached under %s; 'chlb detach' first", dir);
 }
 
+/*
+ * The seed is a secret (it keeps flows' buckets unpredictable): the plain
+ * line, which the daemon's --attach sends to the journal, leaves it out;
+ * JSON, asked for by a script, and 'chlb status' give it.
+ */
 static void print_attached(const struct attach_args *a)
 {
 	struct json_object *o;
@@ -355,14 +378,16 @@ static void print_attached(const struct attach_args *a)
 
 	snprintf(seed, sizeof(seed), "%016llx", (unsigned long long)a->cfg.seed);
 	if (!cli.json) {
-		printf("attached to %s (%s mode), seed %s, maps up to %llu MiB\n", a->dev,
-		       xdp_mode_name(a->cfg.xdp_mode), seed, a->memory / MIB);
+		printf("attached to %s (%s mode), maps up to %llu MiB\n", a->dev,
+		       xdp_mode_name(a->cfg.xdp_mode), a->memory / MIB);
 		return;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "interface", json_object_new_string(a->dev));
 	json_object_object_add(o, "xdp_mode", json_object_new_string(xdp_mode_name(a->cfg.xdp_mode)));
 	json_object_object_add(o, "seed", json_object_new_string(seed));
+	json_object_object_add(o, "dst_mac", json_object_new_string(
+		a->cfg.flags & CHLB_CFG_F_ANY_DST_MAC ? "any" : "own"));
 	json_object_object_add(o, "pin_dir", json_object_new_string(cli.pin_dir));
 	json_object_object_add(o, "memory_max_bytes", json_object_new_uint64(a->memory));
 	cli_json_print(o);

@@ -63,10 +63,10 @@ static int check_cluster(const struct model *m, const struct doc_cluster *c,
 {
 	const char *hint = ": re-attach to change it";
 
+	/* neither value: the daemon logs this where more than root may read */
 	if (c->has_seed && c->seed != m->cfg.seed)
-		return err_usage(e, -EINVAL, "cluster.seed: %016llx differs from the instance's "
-				 "%016llx%s", (unsigned long long)c->seed,
-				 (unsigned long long)m->cfg.seed, hint);
+		return err_usage(e, -EINVAL, "cluster.seed differs from the instance's (the seed "
+				 "is secret: 'chlb status' shows it)%s", hint);
 	if (c->has_vnodes && c->vnodes != m->cfg.vnodes)
 		return err_usage(e, -EINVAL, "cluster.vnodes: %u differs from the instance's %u%s",
 				 c->vnodes, m->cfg.vnodes, hint);
