@@ -6,13 +6,17 @@
  * frames the VIP whose table decides the backend. The expected backend is
  * computed here from chlb_flow_hash() and the table this test installed;
  * the expected output is the input with only the MACs rewritten (XDP_TX)
- * or the input unchanged (XDP_PASS, XDP_DROP).
+ * or the input unchanged (XDP_PASS, XDP_DROP). The suite's instance
+ * checks the destination MAC (attach's --dst-mac own): its frames are
+ * addressed to IF_MAC unless a case says otherwise.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +24,7 @@
 
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
+#include "dp/dp_internal.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
@@ -32,6 +37,10 @@
 #define NO_VIP		-1
 
 static const __u8 IF_MAC[6] = { 0x02, 0x1b, 0, 0, 0, 0xfe };
+static const __u8 OTHER_MAC[6] = { 0x02, 0x1b, 0, 0, 0, 0x99 };	/* another host's */
+static const __u8 BCAST_MAC[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const __u8 MCAST4_MAC[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x64 };
+static const __u8 MCAST6_MAC[6] = { 0x33, 0x33, 0x00, 0x00, 0x01, 0x00 };
 
 struct vip_def {
 	int family;
@@ -126,7 +135,7 @@ static int suite_init(void)
 {
 	struct chlb_dp_opts opts = {
 		.max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS,
-		.table_size = M, .seed = SEED,
+		.table_size = M, .seed = SEED, .dst_mac_check = 1,
 	};
 	int err;
 
@@ -274,6 +283,12 @@ static void udp_len_long(__u8 *f, __u32 *len) { f[14 + 20 + 4] = 0; f[14 + 20 + 
 static void udp_len_7(__u8 *f, __u32 *len) { (void)len; f[14 + 20 + 4] = 0; f[14 + 20 + 5] = 7; }
 static void ip6_paylen_0(__u8 *f, __u32 *len) { (void)len; f[18] = 0; f[19] = 0; }
 
+/* Tag control on a tagged frame: priority 7 and VLAN 4095; priority 5, VLAN 0. */
+static void tci_pcp7_vid4095(__u8 *f, __u32 *len) { (void)len; f[14] = 0xef; f[15] = 0xff; }
+static void tci_priority_only(__u8 *f, __u32 *len) { (void)len; f[14] = 0xa0; f[15] = 0; }
+/* An 802.1ad service tag (TPID 0x88a8) where the 802.1Q tag was. */
+static void s_tag(__u8 *f, __u32 *len) { (void)len; f[12] = 0x88; f[13] = 0xa8; }
+
 /* A second 802.1Q tag (QinQ): chlb reads one tag only. */
 static void second_tag(__u8 *f, __u32 *len)
 {
@@ -308,6 +323,13 @@ static const struct xdp_case cases[] = {
 	  XDP_TX, CHLB_CNT_TX, V4_TCP },
 	{ "VLAN-tagged UDP to IPv6 VIP", { UDP6("2001:db8::100", 53), .vlan = 4094 }, 0, NULL,
 	  XDP_TX, CHLB_CNT_TX, V6_UDP },
+	/* the VLAN plays no part in the match; the tag leaves as it came (check_output) */
+	{ "VLAN 4095, priority 7: forwarded, tag kept", { TCP4("10.0.0.100", 80), .vlan = 1 },
+	  0, tci_pcp7_vid4095, XDP_TX, CHLB_CNT_TX, V4_TCP },
+	{ "priority tag (VLAN 0): forwarded, tag kept", { UDP4("10.0.0.100", 53), .vlan = 1 },
+	  0, tci_priority_only, XDP_TX, CHLB_CNT_TX, V4_UDP },
+	{ "802.1ad service tag", { TCP4("10.0.0.100", 80), .vlan = 7 }, 0, s_tag,
+	  XDP_PASS, CHLB_CNT_PASS_NOT_IP, NO_VIP },
 	{ "IPv4 DF set is not a fragment", { TCP4("10.0.0.100", 80), .frag_off = 0x4000 },
 	  0, NULL, XDP_TX, CHLB_CNT_TX, V4_TCP },
 	{ "IPv4 options, IHL 6", { TCP4("10.0.0.100", 80), .ip_opt_len = 4 }, 0, NULL,
@@ -373,12 +395,15 @@ static const struct xdp_case cases[] = {
 	  XDP_DROP, CHLB_CNT_DROP_NO_BACKEND, V4_UNUSED_BE },
 };
 
-static int build_case(const struct xdp_case *c, __u8 *f, __u32 *len)
+/* The case's frame, addressed to dmac (IF_MAC when NULL). */
+static int build_case_to(const struct xdp_case *c, const __u8 *dmac, __u8 *f, __u32 *len)
 {
+	struct pkt_spec s = c->spec;
 	ssize_t n;
 
+	memcpy(s.dmac, dmac ? dmac : IF_MAC, 6);
 	n = c->arp ? pkt_build_arp("10.0.0.1", "10.0.0.100", f, PKT_MAX)
-		   : pkt_build(&c->spec, f, PKT_MAX);
+		   : pkt_build(&s, f, PKT_MAX);
 	if (n < 0)
 		return n;
 	*len = n;
@@ -387,13 +412,19 @@ static int build_case(const struct xdp_case *c, __u8 *f, __u32 *len)
 	return 0;
 }
 
-static void run_case(const struct xdp_case *c)
+static int build_case(const struct xdp_case *c, __u8 *f, __u32 *len)
+{
+	return build_case_to(c, NULL, f, len);
+}
+
+/* Run a case's frame, addressed to dmac (IF_MAC when NULL), and check it. */
+static void run_case_to(const struct xdp_case *c, const __u8 *dmac)
 {
 	struct expect e = { c->desc, c->verdict, c->reason, c->vip, CHLB_NO_BACKEND, 0 };
 	__u8 f[PKT_MAX];
 	__u32 len;
 
-	CHECK(build_case(c, f, &len) == 0, c->desc);
+	CHECK(build_case_to(c, dmac, f, &len) == 0, c->desc);
 	if (c->verdict == XDP_TX) {
 		e.bid = expected_backend(&c->spec, c->vip);
 		e.new_flow = c->spec.proto == IPPROTO_TCP &&
@@ -403,12 +434,102 @@ static void run_case(const struct xdp_case *c)
 	check_frame(&e, f, len);
 }
 
+static void run_case(const struct xdp_case *c)
+{
+	run_case_to(c, NULL);
+}
+
 static void test_fixtures(void)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
+}
+
+/*
+ * The suite's instance checks destination MACs (--dst-mac own): a VIP frame
+ * to another MAC (another host's seen in promiscuous mode, broadcast,
+ * multicast) is passed unmodified, counted as pass_not_for_us only (not in
+ * the VIP's counters). The MAC is looked at once a VIP matched: other
+ * frames keep their reason.
+ */
+static void test_dst_mac(void)
+{
+	static const struct {
+		struct xdp_case c;
+		const __u8 *dmac;
+	} t[] = {
+		{ { "VIP frame to another host's MAC", { TCP4("10.0.0.100", 80) }, 0, NULL,
+		    XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US, NO_VIP }, OTHER_MAC },
+		{ { "VIP frame to the broadcast MAC", { UDP4("10.0.0.100", 53) }, 0, NULL,
+		    XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US, NO_VIP }, BCAST_MAC },
+		{ { "VIP frame to an IPv4 multicast MAC", { UDP4("10.0.0.100", 53) }, 0, NULL,
+		    XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US, NO_VIP }, MCAST4_MAC },
+		{ { "IPv6 VIP frame to a 33:33 MAC", { TCP6("2001:db8::100", 443) }, 0, NULL,
+		    XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US, NO_VIP }, MCAST6_MAC },
+		{ { "tagged VIP frame to another host's MAC", { TCP6("2001:db8::100", 443),
+		    .vlan = 42 }, 0, NULL, XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US, NO_VIP }, OTHER_MAC },
+		{ { "VIP without backends, to another MAC: passed, no drop counted",
+		    { TCP4("10.0.0.200", 80) }, 0, NULL, XDP_PASS, CHLB_CNT_PASS_NOT_FOR_US,
+		    NO_VIP }, OTHER_MAC },
+		{ { "non-VIP frame to another MAC keeps its reason", { TCP4("10.0.0.99", 80) }, 0,
+		    NULL, XDP_PASS, CHLB_CNT_PASS_NOT_VIP, NO_VIP }, OTHER_MAC },
+		{ { "fragment to another MAC keeps its reason", { UDP4("10.0.0.100", 53),
+		    .frag_off = 0x2000 }, 0, NULL, XDP_PASS, CHLB_CNT_PASS_FRAGMENT, NO_VIP },
+		  BCAST_MAC },
+		{ { "VIP frame to the interface's MAC", { TCP4("10.0.0.100", 80) }, 0, NULL,
+		    XDP_TX, CHLB_CNT_TX, V4_TCP }, IF_MAC },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		run_case_to(&t[i].c, t[i].dmac);
+}
+
+/*
+ * --dst-mac any (dst_mac_check 0): VIP frames are forwarded whatever their
+ * destination MAC, and the source MAC still becomes the interface's.
+ */
+static void test_dst_mac_any(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 4, .max_backends = 4, .table_size = 5,
+				     .if_mac = { 0x02, 0x1b, 0, 0, 0, 0xfe } };
+	static const __u8 *const macs[] = { IF_MAC, OTHER_MAC, BCAST_MAC, MCAST4_MAC };
+	struct chlb_vip_info info = { .id = 1, .method = CHLB_METHOD_DSR };
+	struct chlb_backend be = { .flags = CHLB_BACKEND_F_IN_USE, .mac = { 2, 0, 0, 0, 0, 7 } };
+	struct pkt_spec s = { TCP4("10.0.0.100", 80) };
+	__u32 slots[5] = { 2, 2, 2, 2, 2 }, two = 2;
+	struct chlb_global_stats g;
+	struct chlb_vip_key key;
+	struct xdp_result r;
+	struct chlb *sk = NULL;
+	struct chlb_config cfg;
+	struct chlb_dp d;
+	__u8 f[PKT_MAX];
+	__u32 zero = 0;
+	size_t i;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(d.config_fd, &zero, &cfg) == 0);
+	CU_ASSERT(cfg.flags & CHLB_CFG_F_ANY_DST_MAC);
+	pkt_vip_key(4, "10.0.0.100", 80, IPPROTO_TCP, &key);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.backends_fd, &two, &be, BPF_ANY) == 0);
+	CU_ASSERT_FATAL(chlb_dp__set_table(&d, 1, slots) == 0);
+	CU_ASSERT_FATAL(chlb_dp__vip_add(&d, &key, &info) == 0);
+	for (i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+		memcpy(s.dmac, macs[i], 6);
+		n = pkt_build(&s, f, sizeof(f));
+		CU_ASSERT_FATAL(n > 0 && xdp_run(bpf_program__fd(sk->progs.chlb_xdp), f, n, &r) == 0);
+		CU_ASSERT_EQUAL(r.verdict, XDP_TX);
+		CU_ASSERT(!memcmp(r.out, be.mac, 6) && !memcmp(r.out + 6, IF_MAC, 6));
+	}
+	CU_ASSERT_FATAL(chlb_dp__global_stats(&d, &g) == 0);
+	CU_ASSERT_EQUAL(g.counters[CHLB_CNT_TX], 4);
+	CU_ASSERT_EQUAL(g.counters[CHLB_CNT_PASS_NOT_FOR_US], 0);
+	chlb__destroy(sk);
 }
 
 /* IHL 6 .. 15: options are skipped and the frame forwarded. */
@@ -488,7 +609,8 @@ struct tally {
 static void run_flows(int v, int n, struct tally *t)
 {
 	struct pkt_spec s = { .family = vips[v].family, .proto = vips[v].proto,
-			      .dst = vips[v].addr, .dport = vips[v].port };
+			      .dst = vips[v].addr, .dport = vips[v].port,
+			      .dmac = { 0x02, 0x1b, 0, 0, 0, 0xfe } };
 	char src[64];
 	struct xdp_result r;
 	__u8 f[PKT_MAX], mac[6];
@@ -653,6 +775,234 @@ static void test_vip_index_full(void)
 	}
 	CU_ASSERT(ok);
 	chlb__destroy(sk);
+}
+
+/* ---- the VIP index: seeded, sized, any VIP set up to the limit ----------- */
+
+/* The unseeded hash of chlb's VIP index before ABI 3: words folded by XOR. */
+static __u32 old_vip_hash(const struct chlb_vip_key *k)
+{
+	__u64 a0, a1;
+	__u32 tail;
+
+	memcpy(&a0, k->addr, 8);
+	memcpy(&a1, k->addr + 8, 8);
+	memcpy(&tail, &k->port, 4);
+	return (__u32)(((a0 ^ chlb_rotl64(a1, 29) ^ ((__u64)tail << 7)) * CHLB_P1) >> 32);
+}
+
+static __u64 old_fold(const struct chlb_vip_key *k)
+{
+	__u64 a1;
+	__u32 tail;
+
+	memcpy(&a1, k->addr + 8, 8);
+	memcpy(&tail, &k->port, 4);
+	return chlb_rotl64(a1, 29) ^ ((__u64)tail << 7);
+}
+
+/*
+ * n IPv4 TCP VIPs (one port per address in 10.0.0.0/8) whose address and
+ * port bits cancel in the old fold: they all had one home slot, whatever
+ * the index size, so the 9th failed with ENOSPC. The number found.
+ */
+static int adversarial_vips(struct chlb_vip_key *keys, int n)
+{
+	struct chlb_vip_key t, k;
+	__u64 need;
+	__u32 a;
+	__u16 port;
+	int got = 0;
+
+	pkt_vip_key(4, "10.0.0.0", 80, IPPROTO_TCP, &t);
+	for (a = 0x0a000000; got < n && a < 0x0b000000; a++) {
+		k = t;
+		k.port = 0;
+		*(__be32 *)(k.addr + 12) = htonl(a);
+		need = old_fold(&t) ^ old_fold(&k);
+		if (need & ~(0xffffULL << 7))
+			continue;	/* no port makes this address collide */
+		port = (__u16)(need >> 7);
+		memcpy(&k.port, &port, 2);
+		if (old_vip_hash(&k) == old_vip_hash(&t))
+			keys[got++] = k;
+	}
+	return got;
+}
+
+/* A TCP frame to a VIP key's address and port, to the interface's MAC. */
+static ssize_t frame_to(const struct chlb_vip_key *k, __u16 port_xor, __u8 *f)
+{
+	char dst[INET_ADDRSTRLEN];
+	struct pkt_spec s = { TCP4(dst, ntohs(k->port) ^ port_xor) };
+
+	inet_ntop(AF_INET, k->addr + 12, dst, sizeof(dst));
+	memcpy(s.dmac, IF_MAC, 6);
+	return pkt_build(&s, f, PKT_MAX);
+}
+
+/* Every key is a VIP (no table: XDP_DROP); port ^ 1 on its address is not. */
+static int all_found(int fd, const struct chlb_vip_key *keys, int n)
+{
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+	int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		bad += xdp_run(fd, f, frame_to(&keys[i], 0, f), &r) || r.verdict != XDP_DROP;
+		bad += xdp_run(fd, f, frame_to(&keys[i], 1, f), &r) || r.verdict != XDP_PASS;
+	}
+	return bad;
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec - t0->tv_sec + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * --max-vips 65536 (the CLI's limit) filled with VIPs that all collided
+ * under the old hash: one build of the index takes them all, every one is
+ * found and nothing else is; one more is refused by chlb_vips, the limit.
+ */
+static void test_vip_index_limit(void)
+{
+	enum { N = 65536 };
+	struct chlb_dp_opts opts = { .max_vips = N, .max_backends = 4, .table_size = 3 };
+	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
+	struct chlb_vip_key *keys = calloc(N, sizeof(*keys)), extra;
+	struct chlb_vip_index_hdr hdr;
+	struct timespec t0;
+	struct chlb *sk = NULL;
+	struct chlb_dp d;
+	int i;
+
+	CU_ASSERT_FATAL(keys && adversarial_vips(keys, N) == N);	/* all 10/8 holds */
+	pkt_vip_key(4, "11.0.0.1", 80, IPPROTO_TCP, &extra);
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	for (i = 0; i < N; i++) {
+		info.id = i;
+		CU_ASSERT_FATAL(bpf_map_update_elem(d.vips_fd, &keys[i], &info, BPF_NOEXIST) == 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_FATAL(chlb_dp__vip_sync(&d) == 0);
+	CU_ASSERT_FATAL(chlb_dp__vip_index_hdr(&d, &hdr) == 0);
+	printf("\n    %d VIPs of one old home slot: index built in %.0f ms, %u slots, %u seed(s) "
+	       "tried, %u overflowed, longest probe %u slots\n",
+	       N, secs_since(&t0) * 1000, chlb_vip_index_size(N), hdr.seeds_tried, hdr.overflow,
+	       hdr.max_probe);
+	CU_ASSERT(hdr.vips == N && hdr.max_probe <= CHLB_VIP_PROBES);
+	CU_ASSERT_EQUAL(all_found(bpf_program__fd(sk->progs.chlb_xdp), keys, N), 0);
+	info.id = 0;
+	CU_ASSERT_EQUAL(chlb_dp__vip_add(&d, &extra, &info), -E2BIG);
+	chlb__destroy(sk);
+	free(keys);
+}
+
+/*
+ * The same keys one `vip add` at a time (each rebuilds the index) up to a
+ * limit of 256; the 257th is refused by the limit, not by the index.
+ */
+static void test_vip_add_to_limit(void)
+{
+	enum { N = 256 };
+	struct chlb_dp_opts opts = { .max_vips = N, .max_backends = 4, .table_size = 3 };
+	struct chlb_vip_info info = { .method = CHLB_METHOD_DSR };
+	struct chlb_vip_key keys[N + 1];
+	struct chlb_vip_index_hdr hdr;
+	struct chlb *sk = NULL;
+	struct chlb_dp d;
+	__u64 seed = 0;
+	int i, err = 0, seeds = 0;
+
+	CU_ASSERT_FATAL(adversarial_vips(keys, N + 1) == N + 1);
+	CU_ASSERT_FATAL(chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	for (i = 0; i < N && !err; i++) {
+		info.id = i;
+		err = chlb_dp__vip_add(&d, &keys[i], &info);
+		CU_ASSERT_EQUAL(err, 0);
+		CU_ASSERT_FATAL(chlb_dp__vip_index_hdr(&d, &hdr) == 0);
+		seeds += hdr.seed != seed;	/* every build draws its own */
+		seed = hdr.seed;
+	}
+	CU_ASSERT_EQUAL(seeds, N);
+	info.id = 0;
+	CU_ASSERT_EQUAL(chlb_dp__vip_add(&d, &keys[N], &info), -E2BIG);
+	CU_ASSERT_EQUAL(all_found(bpf_program__fd(sk->progs.chlb_xdp), keys, N), 0);
+	chlb__destroy(sk);
+}
+
+/*
+ * A VIP left out of the index (its CHLB_VIP_PROBES slots all taken) is
+ * found through chlb_vips; a non-VIP with the same full probe sequence,
+ * or an empty home slot, is passed. The index is built by hand here: a
+ * random seed practically never leaves one out.
+ */
+static void test_vip_index_overflow(void)
+{
+	struct chlb_dp_opts opts = { .max_vips = 16, .max_backends = 4, .table_size = 3 };
+	__u32 size = chlb_vip_index_size(16), h, i, zero = 0, three = 3, slots3[3] = { 3, 3, 3 };
+	struct chlb_vip_slot *slots = calloc(size + 1, sizeof(*slots));
+	struct chlb_vip_index_hdr *hdr = (struct chlb_vip_index_hdr *)&slots[size], got;
+	struct chlb_vip_info info = { .id = 3, .method = CHLB_METHOD_DSR };
+	struct chlb_backend be = { .flags = CHLB_BACKEND_F_IN_USE, .mac = { 2, 0, 0, 0, 0, 3 } };
+	struct chlb_vip_key left_out, twin, lone;
+	struct xdp_result r;
+	struct chlb *sk = NULL;
+	struct chlb_dp d;
+	__u8 f[PKT_MAX];
+	char addr[32];
+	int fd, prog, n;
+
+	CU_ASSERT_FATAL(slots && chlb_dp__load(&opts, &sk) == 0);
+	CU_ASSERT_FATAL(chlb_dp__from_skel(sk, &d) == 0);
+	prog = bpf_program__fd(sk->progs.chlb_xdp);
+	hdr->seed = 0x5eedULL;
+	pkt_vip_key(4, "10.0.0.100", 80, IPPROTO_TCP, &left_out);
+	h = chlb_vip_hash(&left_out, hdr->seed);
+	/* other VIPs of the same home slot in all its slots, then a non-VIP */
+	for (i = 0, n = 0; n <= CHLB_VIP_PROBES && i < 1000000; i++) {
+		snprintf(addr, sizeof(addr), "10.1.%u.%u", i >> 8 & 255, i & 255);
+		pkt_vip_key(4, addr, 80, IPPROTO_TCP, &twin);
+		if ((chlb_vip_hash(&twin, hdr->seed) ^ h) & (size - 1))
+			continue;
+		if (n < CHLB_VIP_PROBES) {
+			slots[(h + n) & (size - 1)].key = twin;
+			slots[(h + n) & (size - 1)].info = (struct chlb_vip_info){ .id = 4 + n };
+		}
+		n++;
+	}
+	CU_ASSERT_FATAL(n == CHLB_VIP_PROBES + 1);
+	for (i = 0; i < 1000000; i++) {	/* and one whose home slot is empty */
+		snprintf(addr, sizeof(addr), "10.2.%u.%u", i >> 8 & 255, i & 255);
+		pkt_vip_key(4, addr, 80, IPPROTO_TCP, &lone);
+		if (!slots[chlb_vip_hash(&lone, hdr->seed) & (size - 1)].key.family)
+			break;
+	}
+	hdr->vips = CHLB_VIP_PROBES + 1;
+	hdr->overflow = 1;
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.backends_fd, &three, &be, BPF_ANY) == 0);
+	CU_ASSERT_FATAL(chlb_dp__set_table(&d, 3, slots3) == 0);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.vips_fd, &left_out, &info, BPF_NOEXIST) == 0);
+	fd = dp_create_vip_index(16);
+	CU_ASSERT_FATAL(fd >= 0 && dp_map_copy(fd, slots, size + 1, sizeof(*slots), 1) == 0);
+	CU_ASSERT_FATAL(bpf_map_update_elem(d.vip_index_fd, &zero, &fd, BPF_ANY) == 0);
+	close(fd);
+	CU_ASSERT(chlb_dp__vip_index_hdr(&d, &got) == 0 && got.seed == 0x5eedULL &&
+		  got.overflow == 1);
+	CU_ASSERT(xdp_run(prog, f, frame_to(&left_out, 0, f), &r) == 0 && r.verdict == XDP_TX &&
+		  r.out[5] == 3);
+	CU_ASSERT(xdp_run(prog, f, frame_to(&slots[(h + 5) & (size - 1)].key, 0, f), &r) == 0 &&
+		  r.verdict == XDP_DROP);	/* in the index; no table */
+	CU_ASSERT(xdp_run(prog, f, frame_to(&twin, 0, f), &r) == 0 && r.verdict == XDP_PASS);
+	CU_ASSERT(xdp_run(prog, f, frame_to(&lone, 0, f), &r) == 0 && r.verdict == XDP_PASS);
+	chlb__destroy(sk);
+	free(slots);
 }
 
 /* Before any index exists, the program answers from chlb_vips itself. */
@@ -832,6 +1182,8 @@ int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "fixture table", test_fixtures },
+		{ "destination MAC: the interface's only", test_dst_mac },
+		{ "destination MAC: any (--dst-mac any)", test_dst_mac_any },
 		{ "IPv4 options IHL 6..15", test_ipv4_options },
 		{ "truncations 0..len", test_truncation },
 		{ "counters after 6500 random flows", test_counters_many_flows },
@@ -840,6 +1192,9 @@ int main(void)
 		{ "VIP add/del keeps the index right", test_vip_add_del },
 		{ "64 VIPs in the index", test_vip_index_full },
 		{ "hash map fallback before an index", test_vip_hash_fallback },
+		{ "65536 VIPs of one old home slot, --max-vips 65536", test_vip_index_limit },
+		{ "vip add one by one up to the limit", test_vip_add_to_limit },
+		{ "a VIP left out of the index is found", test_vip_index_overflow },
 		{ "bad load options", test_bad_opts },
 		{ "pinned maps found again", test_pinned },
 		{ "frame builders' checksums", test_builder_checksums },

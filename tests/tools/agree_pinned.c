@@ -586,6 +586,8 @@ static int run_frame(struct inst *in, const struct vip *v, const struct client *
 
 	format_addr(v->key.addr, vaddr, sizeof(vaddr));
 	spec.dst = vaddr;
+	/* to the interface's MAC: the program passes VIP frames to another (--dst-mac own) */
+	memcpy(spec.dmac, in->cfg.if_mac, 6);
 	len = pkt_build(&spec, in_buf, sizeof(in_buf));
 	if (len < 0 || pkt_flow_key(&spec, &key))
 		return -EINVAL;
