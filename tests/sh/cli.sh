@@ -211,6 +211,7 @@ bad "attach table size 0" -d "${PIN}x1" attach w0 --table-size 0
 bad "attach too many vnodes" -d "${PIN}x1" attach w0 --vnodes 100000
 bad "attach bad seed" -d "${PIN}x1" attach w0 --seed xyz
 bad "attach unknown algorithm" -d "${PIN}x1" attach w0 --algo nosuch
+bad "attach bad --dst-mac" -d "${PIN}x1" attach w0 --dst-mac mine
 bad "not attached (status)" -d "${PIN}x1" status
 bad "not attached (backend add)" -d "${PIN}x1" backend add $V4 10.9.0.30 $M 02:00:00:00:00:30
 bad "not attached (detach)" -d "${PIN}x1" detach
@@ -259,7 +260,7 @@ assert all(x["slots"] > 0 for x in b)
 P2=${PIN}x2
 c2() { nsenter --net="/run/netns/$NS" "$CHLB" -d "$P2" "$@"; }
 seed=$(c -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["seed"])')
-c2 attach w0 --seed "$seed" >/dev/null && c2 vip add $V4 && c2 vip add 10.0.0.99:80/tcp &&
+a2=$(c2 attach w0 --seed "$seed") && c2 vip add $V4 && c2 vip add 10.0.0.99:80/tcp &&
 	c2 backend add $V4 10.9.0.20 --weight 2 --mac 02:00:00:00:00:99 &&
 	c2 backend add $V4 10.9.0.10 --mac 02:00:00:00:00:10 &&
 	c2 backend add $V4 10.9.0.2 --mac 02:00:00:00:00:02 &&
@@ -278,6 +279,15 @@ check "failed attach left no pin directory" [ ! -e "${PIN}x3" ]
 run -j backend list $V4
 check "the instance already there is untouched" [ "$rc" -eq 0 -a \
 	"$(c2 -j status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["attached"], d["backends_used"])')" = "True 4" ]
+check "attach's plain line leaves the seed out ($a2)" [ -n "$a2" ] && [ "${a2#*"$seed"}" = "$a2" ]
+check "status: --dst-mac own by default, the interface's MAC shown" \
+	[ "$(c2 -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["dst_mac"])')" = own ] &&
+	c2 status | grep -q "^frames: .*$(ip -n "$NS" -br link show w0 | awk '{print $3}') only"
+c2 detach >/dev/null
+# the seed from $CHLB_SEED (no command line shows it), --dst-mac any
+CHLB_SEED=abc c2 attach w0 --dst-mac any >/dev/null
+check "attach: the seed from \$CHLB_SEED; --dst-mac any in status" \
+	[ "$(c2 -j status | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["seed"], d["dst_mac"])')" = "0000000000000abc any" ]
 c2 detach >/dev/null
 
 # ---- bpffs missing: attach mounts it (in a private mount namespace) ----------

@@ -62,8 +62,10 @@ static int attach_help(void)
 	       "       (another host's, broadcast, multicast) are passed to the kernel\n"
 	       "       (pass_not_for_us); any: forwarded whatever their destination MAC\n"
 	       "       (a VRRP virtual MAC, a macvlan's frames seen on its lower device)\n"
-	       "       the seed keeps flows' buckets unpredictable: 'chlb status' shows it,\n"
-	       "       attach prints it only with -j\n"
+	       "       --seed: the cluster's secret (it keeps flows' buckets unpredictable);\n"
+	       "       without it $CHLB_SEED, else random. A command line is readable by every\n"
+	       "       local user (/proc/PID/cmdline), a process's environment only by its owner.\n"
+	       "       'chlb status' shows the seed; attach prints it only with -j\n"
 	       "       limits: the maps may pin at most %llu GiB or half the RAM, whichever\n"
 	       "       is less (attach prints what they can pin); tables above %u slots are\n"
 	       "       built by sorting V x weight points a backend, at most %llu for a VIP,\n"
@@ -144,6 +146,8 @@ static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
 /* Options into a config; defaults from chlb.h and shared.h. */
 static int parse_config(struct cli_opt *o, struct chlb_config *c)
 {
+	/* $CHLB_SEED: unlike a command line, only its owner reads a process's environment */
+	const char *seed = o[O_SEED].val ? o[O_SEED].val : getenv("CHLB_SEED");
 	enum chlb_algo algo = CHLB_ALGO_RING;
 	int err;
 
@@ -164,9 +168,9 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 	    (o[O_VIPS].val && parse_u32("max VIPs", o[O_VIPS].val, 1, 65536, &c->max_vips, CLI_E)) ||
 	    (o[O_BACKENDS].val && parse_u32("max backends", o[O_BACKENDS].val, 1, 1 << 20,
 					    &c->max_backends, CLI_E)) ||
-	    (o[O_SEED].val && parse_seed(o[O_SEED].val, &c->seed, CLI_E)) || parse_flow_opts(o, c))
+	    (seed && parse_seed(seed, &c->seed, CLI_E)) || parse_flow_opts(o, c))
 		return -EINVAL;
-	if (!o[O_SEED].val && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
+	if (!seed && getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed))
 		return cli_fail(-errno, "getrandom: %s", strerror(errno));
 	if (o[O_ALGO].val && (err = chlb_algo_parse(o[O_ALGO].val, &algo)))
 		return cli_err(err, "invalid algorithm '%s': %s", o[O_ALGO].val,

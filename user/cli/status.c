@@ -223,6 +223,8 @@ static void print_json(struct inst *in, struct status *s)
 	json_object_object_add(o, "prog_id", json_object_new_int64(s->prog_id));
 	json_object_object_add(o, "attached", json_object_new_boolean(s->attached));
 	json_object_object_add(o, "seed", json_object_new_string(buf));
+	json_object_object_add(o, "dst_mac", json_object_new_string(
+		in->m.cfg.flags & CHLB_CFG_F_ANY_DST_MAC ? "any" : "own"));
 	json_object_object_add(o, "table_size", json_object_new_int64(in->m.cfg.table_size));
 	json_object_object_add(o, "vnodes", json_object_new_int64(in->m.cfg.vnodes));
 	json_object_object_add(o, "algo", json_object_new_string(algo_text(in->m.cfg.algo)));
@@ -261,6 +263,13 @@ static int print_plain(struct inst *in, struct status *s)
 	printf("interface:   %s (%s mode, prog id %u%s)\n", s->ifname,
 	       xdp_mode_name(in->m.cfg.xdp_mode), s->prog_id, s->attached ? "" : ", NOT ATTACHED");
 	printf("seed:        %016llx\n", (unsigned long long)in->m.cfg.seed);
+	if (in->m.cfg.flags & CHLB_CFG_F_ANY_DST_MAC)
+		printf("frames:      VIP frames forwarded whatever their destination MAC\n");
+	else
+		printf("frames:      VIP frames to %02x:%02x:%02x:%02x:%02x:%02x only; others "
+		       "passed (pass_not_for_us)\n", in->m.cfg.if_mac[0], in->m.cfg.if_mac[1],
+		       in->m.cfg.if_mac[2], in->m.cfg.if_mac[3], in->m.cfg.if_mac[4],
+		       in->m.cfg.if_mac[5]);
 	printf("table size:  %u slots, %u vnodes per weight, algo %s\n", in->m.cfg.table_size,
 	       in->m.cfg.vnodes, algo_text(in->m.cfg.algo));
 	printf("limits:      VIPs %d/%u, backends %d/%u\n", in->m.nvips, in->m.max_vips,
