@@ -97,7 +97,7 @@ enum { F_VLAN1, F_VLAN2, F_QINQ, F_IPOPT, F_EXTHDR, F_FRAG, F_ICMP, F_TRUNC, F_L
        F_FLIP, F_PAD, F_RANDOM, F_GROUP_MAC, F_OTHER_MAC, F_N };
 
 static const char *const feature_names[F_N] = {
-	"one 802.1Q tag", "two 802.1Q tags", "802.1ad outer tag", "IPv4 options",
+	"one tag", "two tags", "an 802.1ad (0x88a8) tag", "IPv4 options",
 	"IPv6 extension headers", "fragments", "ICMP/ICMPv6", "truncated", "bad length field",
 	"bytes flipped", "trailing padding", "random bytes", "broadcast/multicast MAC",
 	"another host's MAC",
