@@ -26,10 +26,8 @@ const volatile __u8 if_mac[ETH_ALEN] __attribute__((aligned(2))) = {};
  * 0: any destination MAC (attach --dst-mac any; interfaces without a MAC).
  */
 const volatile __u32 dst_mac_check = 0;
-/* The flow table: on (non-zero) or the stateless path; UDP idle timeout. */
+/* The flow table: on (non-zero) or the stateless path; its sizes in flow.h. */
 const volatile __u32 flow_table = 0;
-const volatile __u32 flow_buckets = 1;	/* chlb_flows' entries */
-const volatile __u64 udp_timeout_ns = CHLB_DEFAULT_UDP_TIMEOUT * 1000000000ULL;
 /*
  * Benches only (tests/bench_xdp.c): BPF_PROG_TEST_RUN's `repeat` runs the
  * same buffer again, so to measure new flows each run adds 1 to the
@@ -126,29 +124,37 @@ static __always_inline struct chlb_backend *chlb_pick(__u32 h, __u32 vip_id, __u
 }
 
 /*
- * The backend through the flow table. A SYN takes the slot table and
- * overwrites any entry (a new connection on a reused five-tuple); other
- * frames keep their recorded backend while it is good (flow.h). A miss
- * records the slot table's choice. *inserted: an entry was written.
+ * The backend through the flow table (flow.h). A plain SYN takes the slot
+ * table and replaces the flow's record (a new connection on a reused
+ * five-tuple); other frames keep their recorded backend while it is good,
+ * decided on the copy of the way that was validated. A miss records the
+ * slot table's choice, unless every way of the bucket is busy.
+ * *inserted: an entry was written. h64: the key's chlb_flow_hash64.
  */
 static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt *p,
-							   const struct chlb_flow_key *k, __u32 h,
+							   const struct chlb_flow_key *k, __u64 h64,
 							   __u32 vip_id, __u32 *bid, int *inserted,
 							   struct chlb_global_stats *gs)
 {
-	__u32 idx = chlb_flow_bucket(h, flow_buckets);
+	__u32 h = h64 >> 32, idx = chlb_flow_bucket(h, flow_buckets), clock;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct chlb_flow_way c, key;
 	struct chlb_flow_bucket *b;
 	struct chlb_backend *be;
-	int w;
+	int w, kind;
 
 	b = bpf_map_lookup_elem(&chlb_flows, &idx);
 	if (!b)
 		return chlb_pick(h, vip_id, bid);
-	if (!chlb_new_flow(p)) {
-		w = chlb_flow_find(b, k, h);
-		be = w >= 0 ? chlb_flow_backend(&b->way[w & (CHLB_FLOW_WAYS - 1)].f, p->proto,
-						vip_id, udp_timeout_ns, gs, bid) : NULL;
+	kind = chlb_flow_kind(p);
+	clock = chlb_flow_clock(now);
+	chlb_flow_way_key(k, vip_id, &key);
+	w = chlb_flow_find(b, &key, (__u32)h64, &c);
+	if (w >= 0 && kind != CHLB_FLOW_SYN) {
+		be = chlb_flow_backend(&c, p->proto, vip_id, clock, gs);
 		if (be) {
+			*bid = c.backend & CHLB_FLOW_ID_MASK;
+			chlb_flow_touch(&b->way[w & (CHLB_FLOW_WAYS - 1)], c.seen, kind, clock);
 			chlb_gcount(gs, CHLB_CNT_FLOW_HIT);
 			return be;
 		}
@@ -156,7 +162,7 @@ static __always_inline struct chlb_backend *chlb_flow_pick(const struct chlb_pkt
 	chlb_gcount(gs, CHLB_CNT_FLOW_MISS);
 	be = chlb_pick(h, vip_id, bid);
 	if (be)
-		*inserted = chlb_flow_record(b, k, h, *bid, be, gs);
+		*inserted = chlb_flow_record(b, w, &key, (__u32)h64, *bid, be, kind, now, gs);
 	return be;
 }
 
@@ -192,18 +198,19 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 	struct chlb_vip_stats *vs;
 	struct chlb_flow_key key;
 	struct chlb_backend *be;
-	__u32 bid = 0, h;
+	__u32 bid = 0;
 	int new_flow = 0;
+	__u64 h;
 
 	if (bench_fresh_flows)
 		chlb_bench_next_flow(p);
 	chlb_flow_key_of(p, vk, &key);
-	h = chlb_flow_hash(&key, seed);
+	h = chlb_flow_hash64(&key, seed);
 	if (flow_table) {
 		be = chlb_flow_pick(p, &key, h, vip->id, &bid, &new_flow, gs);
 	} else {
-		be = chlb_pick(h, vip->id, &bid);
-		new_flow = chlb_new_flow(p);
+		be = chlb_pick(h >> 32, vip->id, &bid);
+		new_flow = chlb_flow_kind(p) == CHLB_FLOW_SYN;
 	}
 	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
 	if (vs) {

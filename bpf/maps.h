@@ -116,6 +116,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_flows SEC(".maps");
 
+/* The flow table's state on each CPU (struct chlb_flow_cpu). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct chlb_flow_cpu);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_flow_cpu SEC(".maps");
+
 /* Controller-only maps: the program never reads them (shared.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -4,8 +4,10 @@
  * baselines measured in the same run on the same frame: a trivial
  * XDP_PASS program and an XDP_TX MAC swap. The flow table's paths (a
  * set-associative cache in an array, include/chlb/shared.h) are measured
- * for a hit and a new flow, also with two CPUs inserting at once, and its
- * memory per entry.
+ * for a hit, a new flow into an empty table and into a full one, and a new
+ * flow under a flood (every way of every bucket busy: refused, forwarded
+ * by the table), with the table's lines cold and warm, also with two CPUs
+ * inserting at once, and its memory per entry.
  *
  * New flows: `repeat` reruns one buffer, which would be a hit from the
  * second run on. The objects for new flows are loaded with the rodata
@@ -15,18 +17,23 @@
  * the knob off and on) and taken off the new-flow figures ("net").
  * Beside them, for comparison, the kernel's per-CPU LRU hash of the same
  * size (tests/bpf/lru_insert.bpf.c): a lookup miss and an insert, nothing
- * else, which is what the flow table cost before it became a cache
- * (mostly bpf_lru_pop_free and the missing lookup's bucket: serialized
- * cache misses at DRAM latency, perf on a 2-CPU KVM guest, 6.18).
+ * else, which is what the flow table cost before it became a cache.
  *
  * `repeat` runs the program again on the same buffer. That is valid here:
  * the VIP path rewrites only the Ethernet addresses, which chlb never
  * matches on, so every iteration takes the same path as the first (the
  * retval of the whole run is checked, too).
  *
- * The machine may be shared (CI, other jobs): each figure is the best of
- * many interleaved runs on one CPU, which converges on the undisturbed
- * cost; the kernel reports whole nanoseconds per packet.
+ * Timing: the thread's CPU time around each BPF_PROG_TEST_RUN call, less
+ * the call's own (call_ns, calibrated every round), divided by its
+ * iterations. The kernel's own figure is truncated to whole nanoseconds, a
+ * seventh of the 7 ns MAC swap on this machine, and the wall clock counts
+ * the time other jobs on a shared machine take the CPU.
+ * The machine may be shared (CI, other jobs): every job runs once
+ * per round, rounds interleave the jobs, and each figure is the median
+ * over the rounds with its spread (the quartiles); a ratio is the median
+ * of the per-round ratios, so a slow round slows a figure and its
+ * baseline alike.
  *
  * Usage: bench_xdp [--json FILE] [--repeat N] [--runs N]
  */
@@ -37,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -50,8 +58,10 @@
 #include "dp/dataplane.h"
 #include "helpers/pkt.h"
 
+
 #define BENCH_TABLE_SIZE 65537
 #define BENCH_BACKENDS 3
+#define MAX_RUNS 200
 
 struct bench_cfg {
 	__u32 repeat;
@@ -64,22 +74,43 @@ struct frame {
 	__u32 len;
 };
 
-/* One run of repeat iterations; its average in ns. The verdict must match. */
+static double now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * The CPU time of a call of BPF_PROG_TEST_RUN beside its iterations: with
+ * repeat > 1 the kernel installs the program in the XDP dispatcher and
+ * removes it again (about 0.35 ms of CPU here, 26 ms of wall time).
+ * Measured each round with repeat 2 of the XDP_PASS program.
+ */
+static double call_ns;
+
+/*
+ * One run of repeat iterations; its CPU time per iteration, less the
+ * call's (call_ns). The verdict must match.
+ */
 static int bench_once(int prog_fd, const struct frame *f, __u32 want, __u32 repeat,
 		      double *ns)
 {
 	__u8 buf[PKT_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = f->len,
 		    .repeat = repeat);
+	double t0;
 
 	memcpy(buf, f->data, f->len);
+	t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (bpf_prog_test_run_opts(prog_fd, &o))
 		return -errno;
+	*ns = (now_ns(CLOCK_THREAD_CPUTIME_ID) - t0 - call_ns) / repeat;
 	if (o.retval != want) {
 		fprintf(stderr, "Error: verdict %u, expected %u\n", o.retval, want);
 		return -EINVAL;
 	}
-	*ns = o.duration;
 	return 0;
 }
 
@@ -135,24 +166,41 @@ static int make_frame(const char *dst, __u16 dport, struct frame *f)
 	return make_frame_from("192.168.1.7", dst, dport, f);
 }
 
+/* The rows; J_NET and after are derived (net of the fresh-flow knob). */
+enum {
+	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NONVIP, J_NONVIP_PORT, J_HIT, J_NEW, J_FULL, J_FLOOD,
+	J_WARM, J_KERN, J_KERN_FULL, J_NET
+};
+
+/* What a job's flow table must hold before each of its runs. */
+enum prep {
+	PREP_NONE,
+	PREP_EMPTY,	/* emptied: new flows find room */
+	PREP_BUSY,	/* every way busy (a flood that confirmed its flows) */
+};
+
 /* A figure and what it is compared with (0: a baseline itself). */
 struct job {
 	const char *name;
 	const char *key;	/* JSON: <key>_ns, <key>_vs_<base> */
-	int prog_fd;
+	int prog_fd;		/* -1: derived (net of the knob) from job src */
 	const struct frame *frame;
 	__u32 verdict;
 	int base;		/* index of the baseline job, -1: none */
 	double target;		/* ratio to the baseline, 0: none */
-	double ns;		/* best run */
-	int empty_fd;		/* new flows with room: empty this flow table before each run */
+	enum prep prep;
+	int prep_fd;		/* the flow table prep applies to */
+	int cold;		/* runs of ROOM_REPEAT: the table's lines mostly cold */
+	int src;		/* derived jobs: the raw job */
+	double ns[MAX_RUNS];	/* per round */
 };
 
 /*
  * Runs that must find room in the flow table insert this many flows each,
  * into an emptied table: a fifth of its 2^18 entries, so almost every
  * insert finds an empty way (and the kernel baseline's per-CPU LRU, a
- * CPU's share of its 2^18, evicts nothing).
+ * CPU's share of its 2^18, evicts nothing). Runs against a prepared table
+ * are as short, so the preparation holds through the run.
  */
 #define ROOM_REPEAT 50000
 
@@ -160,7 +208,7 @@ struct job {
 static int empty_lru(int fd)
 {
 	static struct chlb_flow_key keys[4096];
-	static struct chlb_flow vals[4096];
+	static struct chlb_flow_way vals[4096];
 	__u32 batch, count;
 	int err;
 	void *in = NULL;
@@ -173,10 +221,13 @@ static int empty_lru(int fd)
 	return err == -ENOENT ? 0 : err;
 }
 
-/* Empty a flow table: zero chlb's flow cache, or empty an LRU hash. */
-static int empty_flows(int fd)
+/*
+ * Every bucket of a flow table set to b (1024 at a time), or an LRU hash
+ * emptied.
+ */
+static int fill_flows(int fd, const struct chlb_flow_bucket *b)
 {
-	static struct chlb_flow_bucket zero[1024];
+	static struct chlb_flow_bucket vals[1024];	/* 128 KiB */
 	static __u32 idx[1024];
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), i, n, count;
@@ -187,39 +238,105 @@ static int empty_flows(int fd)
 		return err;
 	if (info.type != BPF_MAP_TYPE_ARRAY)
 		return empty_lru(fd);
+	for (i = 0; i < 1024; i++)
+		vals[i] = *b;
 	for (i = 0; i < info.max_entries; i += n) {
 		n = info.max_entries - i < 1024 ? info.max_entries - i : 1024;
 		for (count = 0; count < n; count++)
 			idx[count] = i + count;
 		count = n;
-		err = bpf_map_update_batch(fd, idx, zero, &count, NULL);
+		err = bpf_map_update_batch(fd, idx, vals, &count, NULL);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-static void print_results(const struct job *j, int n)
+/* Every way of every bucket busy: confirmed, seen now, some other flow's. */
+static int fill_busy(int fd)
 {
-	char ratio[16], target[16];
+	struct chlb_flow_bucket b = {};
 	int i;
 
-	printf("%-32s %8s %8s %8s\n", "program", "ns/pkt", "ratio", "target");
-	for (i = 0; i < n; i++) {
-		snprintf(ratio, sizeof(ratio), "%.2fx", j[i].base < 0 ? 1.0 : j[i].ns / j[j[i].base].ns);
-		snprintf(target, sizeof(target), j[i].target ? "<=%.1fx" : "-", j[i].target);
-		printf("%-32s %8.1f %8s %8s\n", j[i].name, j[i].ns, ratio, target);
+	for (i = 0; i < CHLB_FLOW_WAYS; i++) {
+		b.way[i].seen = chlb_flow_clock(now_ns(CLOCK_MONOTONIC_COARSE)) |
+				CHLB_FLOW_F_CONFIRMED;
+		b.way[i].sport = 1 + i;
 	}
-	printf("(ratios: VIP and flow paths vs the XDP_TX MAC swap, non-VIP paths vs\n"
-	       " XDP_PASS. Non-VIP: a port no VIP uses, stopped by the port filter; VIP\n"
-	       " port: another address on a VIP's port, which also searches the VIP\n"
-	       " index. Flow hit: an established flow found in the flow table. New\n"
-	       " flow: lookup miss + insert, a fresh source address per run, into an\n"
-	       " emptied table (runs of %d) or a full one (evicting); the knob that\n"
-	       " makes flows fresh costs the difference of the two stateless rows and\n"
-	       " is subtracted in the 'net' figures. Kernel: a per-CPU LRU hash of the\n"
-	       " same size, a miss and an insert, nothing else: the old flow table's\n"
-	       " floor)\n", ROOM_REPEAT);
+	return fill_flows(fd, &b);
+}
+
+static int prepare(const struct job *j)
+{
+	static const struct chlb_flow_bucket empty;
+
+	if (j->prep == PREP_EMPTY)
+		return fill_flows(j->prep_fd, &empty);
+	if (j->prep == PREP_BUSY)
+		return fill_busy(j->prep_fd);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (0..1) of n values, interpolated. */
+static double quantile(const double *v, int n, double q)
+{
+	double s[MAX_RUNS], pos;
+	int i;
+
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	pos = q * (n - 1);
+	i = (int)pos;
+	return i + 1 < n ? s[i] + (pos - i) * (s[i + 1] - s[i]) : s[i];
+}
+
+/* A job's per-round ratios to its baseline. */
+static void ratios(const struct job *j, int i, int n, double *r)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		r[k] = j[i].base < 0 ? 1.0 : j[i].ns[k] / j[j[i].base].ns[k];
+}
+
+static void print_results(const struct job *j, int n, int runs, __u32 repeat)
+{
+	char ns[32], ratio[32], target[16];
+	double r[MAX_RUNS];
+	int i;
+
+	printf("%-38s %-20s %-20s %s\n", "program (median of rounds)", "ns/pkt [quartiles]",
+	       "ratio [quartiles]", "target");
+	for (i = 0; i < n; i++) {
+		ratios(j, i, runs, r);
+		snprintf(ns, sizeof(ns), "%.1f [%.1f-%.1f]", quantile(j[i].ns, runs, 0.5),
+			 quantile(j[i].ns, runs, 0.25), quantile(j[i].ns, runs, 0.75));
+		snprintf(ratio, sizeof(ratio), "%.2fx [%.2f-%.2f]", quantile(r, runs, 0.5),
+			 quantile(r, runs, 0.25), quantile(r, runs, 0.75));
+		snprintf(target, sizeof(target), j[i].target ? "<=%.1fx %s" : "-", j[i].target,
+			 quantile(r, runs, 0.5) <= j[i].target ? "met" : "MISSED");
+		printf("%-38s %-20s %-20s %s\n", j[i].name, ns, j[i].base < 0 ? "-" : ratio, target);
+	}
+	printf("(%d interleaved rounds; CPU time less the call's. Ratios: VIP and flow\n"
+	       " paths vs the XDP_TX MAC swap, non-VIP paths vs XDP_PASS. Non-VIP: a port no\n"
+	       " VIP uses, stopped by the port filter; VIP port: another address on a VIP's\n"
+	       " port, which also searches the VIP index. Flow hit: an established flow\n"
+	       " found in the flow table. New flow: lookup miss + insert, a fresh source\n"
+	       " address per run, into an emptied table or a full one (evicting flows not\n"
+	       " yet confirmed); flood: every way busy, so the new flow is forwarded by the\n"
+	       " table without being recorded. Those three in runs of %d random buckets,\n"
+	       " whose lines are mostly cold; 'warm': runs of %u into a full table, which\n"
+	       " the run keeps in the CPU's caches. The knob that makes flows fresh costs\n"
+	       " the difference of the two stateless rows and is subtracted in the 'net'\n"
+	       " figures. Kernel: a per-CPU LRU hash of the same size, a miss and an\n"
+	       " insert, nothing else)\n", runs, ROOM_REPEAT, repeat);
 }
 
 static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
@@ -227,7 +344,8 @@ static void json_add_double(struct json_object *o, const char *a, const char *b,
 	char key[96];
 
 	snprintf(key, sizeof(key), "%s%s", a, b);
-	json_object_object_add(o, key, json_object_new_double(v));
+	json_object_object_add(o, key, json_object_new_double((double)(long long)(v * 1000 + 0.5) /
+							      1000));
 }
 
 static int write_json(const char *path, const struct job *j, int n,
@@ -235,16 +353,24 @@ static int write_json(const char *path, const struct job *j, int n,
 {
 	struct json_object *o = json_object_new_object();
 	char suffix[64];
+	double r[MAX_RUNS];
 	int i, err = 0;
 
 	json_object_object_add(o, "repeat", json_object_new_int64(cfg->repeat));
 	json_object_object_add(o, "runs", json_object_new_int(cfg->runs));
 	for (i = 0; i < n; i++) {
-		json_add_double(o, j[i].key, "_ns", j[i].ns);
+		json_add_double(o, j[i].key, "_ns", quantile(j[i].ns, cfg->runs, 0.5));
+		json_add_double(o, j[i].key, "_p25_ns", quantile(j[i].ns, cfg->runs, 0.25));
+		json_add_double(o, j[i].key, "_p75_ns", quantile(j[i].ns, cfg->runs, 0.75));
 		if (j[i].base < 0)
 			continue;
+		ratios(j, i, cfg->runs, r);
 		snprintf(suffix, sizeof(suffix), "_vs_%s", j[j[i].base].key);
-		json_add_double(o, j[i].key, suffix, j[i].ns / j[j[i].base].ns);
+		json_add_double(o, j[i].key, suffix, quantile(r, cfg->runs, 0.5));
+		snprintf(suffix, sizeof(suffix), "_vs_%s_p25", j[j[i].base].key);
+		json_add_double(o, j[i].key, suffix, quantile(r, cfg->runs, 0.25));
+		snprintf(suffix, sizeof(suffix), "_vs_%s_p75", j[j[i].base].key);
+		json_add_double(o, j[i].key, suffix, quantile(r, cfg->runs, 0.75));
 		if (j[i].target)
 			json_add_double(o, "target_", j[i].key, j[i].target);
 	}
@@ -289,36 +415,59 @@ static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 		else
 			return -EINVAL;
 	}
-	return cfg->repeat && cfg->runs > 0 ? 0 : -EINVAL;
+	return cfg->repeat && cfg->runs > 0 && cfg->runs <= MAX_RUNS ? 0 : -EINVAL;
+}
+
+/* call_ns: the median of 5 calls with repeat 2 (their 4 iterations are noise). */
+static int calibrate(int pass_fd, const struct frame *f)
+{
+	double ns[5];
+	int i, err;
+
+	call_ns = 0;
+	for (i = 0; i < 5; i++) {
+		err = bench_once(pass_fd, f, XDP_PASS, 2, &ns[i]);
+		if (err)
+			return err;
+		ns[i] *= 2;
+	}
+	call_ns = quantile(ns, 5, 0.5);
+	return 0;
 }
 
 /*
- * Runs are interleaved (each program once per round) and the best round
- * kept, so a noisy neighbour on the machine hits every program alike.
+ * Rounds interleave the jobs (each program once per round), so a noisy
+ * neighbour on the machine hits every program alike. Round -1 warms up
+ * (and fills the tables that must be full); it is not counted.
  */
 static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 {
-	double ns = 0;
+	double warm;
+	__u32 repeat;
 	int r, i, err;
 
-	for (r = 0; r < cfg->runs; r++) {
+	for (r = -1; r < cfg->runs; r++) {
+		err = calibrate(jobs[J_PASS].prog_fd, jobs[J_PASS].frame);
+		if (err)
+			return err;
 		for (i = 0; i < n; i++) {
-			err = jobs[i].empty_fd ? empty_flows(jobs[i].empty_fd) : 0;
+			if (jobs[i].prog_fd < 0)
+				continue;
+			repeat = jobs[i].cold && cfg->repeat > ROOM_REPEAT ? ROOM_REPEAT :
+									     cfg->repeat;
+			err = prepare(&jobs[i]);
 			if (!err)
 				err = bench_once(jobs[i].prog_fd, jobs[i].frame, jobs[i].verdict,
-						 jobs[i].empty_fd && cfg->repeat > ROOM_REPEAT ?
-						 ROOM_REPEAT : cfg->repeat, &ns);
+						 repeat, r < 0 ? &warm : &jobs[i].ns[r]);
 			if (err)
 				return err;
-			if (!r || ns < jobs[i].ns)
-				jobs[i].ns = ns;
 		}
 	}
 	return 0;
 }
 
 /* The chlb objects measured: the flow table off or on, fresh flows or not. */
-enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_N };
+enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_FULL_FRESH, LB_BUSY_FRESH, LB_N };
 
 static const struct {
 	__u32 flows;
@@ -328,6 +477,8 @@ static const struct {
 	[LB_OFF_FRESH] = { 0, 1 },
 	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0 },
 	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
+	[LB_FULL_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
+	[LB_BUSY_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
 };
 
 /* Flow table entries: chlb's default, or $CHLB_BENCH_FLOWS to see the cache's share. */
@@ -469,33 +620,36 @@ static int two_cpu_round(int prog_fd, __u32 repeat, double *ns)
 
 /*
  * Two CPUs inserting at once share the flow cache's lines (and may tear
- * a way, which the check word catches).
+ * a way, which the tag catches). Median of 9 rounds.
  */
-static int bench_two_cpus(const struct bench_cfg *cfg, struct chlb **lb,
-			  struct json_object *extra)
+static int bench_two_cpus(struct chlb **lb, int pass_fd, struct json_object *extra)
 {
-	const int kinds[1] = { LB_PCPU_FRESH };
-	double best[1] = { 0 }, ns;
-	int r, k, err;
+	struct frame pass_frame;
+	static const struct chlb_flow_bucket empty;
+	double ns[9];
+	int r, err;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		printf("two-CPU new flows: SKIPPED (one CPU online)\n");
 		return 0;
 	}
-	for (r = 0; r < 8; r++)
-		for (k = 0; k < 1; k++) {
-			err = empty_flows(bpf_map__fd(lb[kinds[k]]->maps.chlb_flows));
-			if (!err)
-				err = two_cpu_round(bpf_program__fd(lb[kinds[k]]->progs.chlb_xdp),
-						    ROOM_REPEAT / 2, &ns);
-			if (err)
-				return err;
-			if (!r || ns < best[k])
-				best[k] = ns;
-		}
-	(void)cfg;
-	printf("new flows on two CPUs at once, with room (+knob): %.1f ns/pkt\n", best[0]);
-	json_object_object_add(extra, "new_flow_two_cpus_raw_ns", json_object_new_double(best[0]));
+	err = make_frame("10.0.0.100", 80, &pass_frame);
+	if (err)
+		return err;
+	for (r = 0; r < 9; r++) {
+		err = calibrate(pass_fd, &pass_frame);
+		if (!err)
+			err = fill_flows(bpf_map__fd(lb[LB_PCPU_FRESH]->maps.chlb_flows), &empty);
+		if (!err)
+			err = two_cpu_round(bpf_program__fd(lb[LB_PCPU_FRESH]->progs.chlb_xdp),
+					    ROOM_REPEAT / 2, &ns[r]);
+		if (err)
+			return err;
+	}
+	printf("new flows on two CPUs at once, with room (+knob): %.1f ns/pkt median "
+	       "[%.1f-%.1f]\n", quantile(ns, 9, 0.5), quantile(ns, 9, 0.25), quantile(ns, 9, 0.75));
+	json_object_object_add(extra, "new_flow_two_cpus_raw_ns",
+			       json_object_new_double(quantile(ns, 9, 0.5)));
 	return 0;
 }
 
@@ -509,23 +663,58 @@ static int lb_flows_fd(struct chlb **lb, int kind)
 	return bpf_map__fd(lb[kind]->maps.chlb_flows);
 }
 
-enum {
-	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NEW = 7, J_FULL, J_KERN, J_KERN_FULL,
-	J_NET
-};
-
-/* Subtract the fresh-flow knob's own cost from a fresh-flow figure. */
-static double net_of_knob(const struct job *j, int i)
+/* Derived rows: a fresh-flow row per round, less the knob's own cost. */
+static void net_of_knob(struct job *j, int n, int runs)
 {
-	return j[i].ns - (j[J_KNOB].ns - j[J_VIP].ns);
+	int i, r;
+
+	for (i = 0; i < n; i++)
+		for (r = 0; j[i].prog_fd < 0 && r < runs; r++)
+			j[i].ns[r] = j[j[i].src].ns[r] - (j[J_KNOB].ns[r] - j[J_VIP].ns[r]);
 }
 
 static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swap_fd,
 		   struct lru_insert *kern, struct json_object *extra)
 {
+	static struct job jobs[] = {
+		[J_PASS] = { "xdp_pass (baseline)", "xdp_pass", .verdict = XDP_PASS, .base = -1 },
+		[J_SWAP] = { "xdp_macswap (baseline)", "xdp_macswap", .verdict = XDP_TX,
+			     .base = -1 },
+		[J_VIP] = { "chlb VIP path, table off", "vip_path", .verdict = XDP_TX,
+			    .base = J_SWAP, .target = 1.8 },
+		[J_KNOB] = { "  same, fresh-flow knob on", "vip_path_knob", .verdict = XDP_TX,
+			     .base = J_SWAP },
+		[J_NONVIP] = { "chlb non-VIP path", "non_vip_path", .verdict = XDP_PASS,
+			       .base = J_PASS, .target = 1.3 },
+		[J_NONVIP_PORT] = { "chlb non-VIP, VIP port", "non_vip_vip_port",
+				    .verdict = XDP_PASS, .base = J_PASS },
+		[J_HIT] = { "flow hit", "flow_hit", .verdict = XDP_TX, .base = J_SWAP,
+			    .target = 2.6 },
+		[J_NEW] = { "new flow, empty table (+knob)", "new_flow_raw", .verdict = XDP_TX,
+			    .base = J_SWAP, .prep = PREP_EMPTY, .cold = 1 },
+		[J_FULL] = { "new flow, full table (+knob)", "new_flow_evict_raw",
+			     .verdict = XDP_TX, .base = J_SWAP, .cold = 1 },
+		[J_FLOOD] = { "new flow, flood: refused (+knob)", "new_flow_flood_raw",
+			      .verdict = XDP_TX, .base = J_SWAP, .prep = PREP_BUSY, .cold = 1 },
+		[J_WARM] = { "new flow, full table, warm (+knob)", "new_flow_warm_raw",
+			     .verdict = XDP_TX, .base = J_SWAP },
+		/* the kernel alone: lookup miss + insert of a fresh key, no chlb */
+		[J_KERN] = { "kernel LRU miss+insert (no chlb)", "kernel_new_flow",
+			     .verdict = XDP_TX, .base = J_SWAP, .prep = PREP_EMPTY, .cold = 1 },
+		[J_KERN_FULL] = { "  same, full table", "kernel_new_flow_evict", .verdict = XDP_TX,
+				  .base = J_SWAP },
+		/* the knob's cost taken off the chlb new-flow rows */
+		{ "new flow, empty table, net", "new_flow", -1, .base = J_SWAP, .target = 4.0,
+		  .src = J_NEW },
+		{ "new flow, full table, net", "new_flow_evict", -1, .base = J_SWAP, .target = 4.0,
+		  .src = J_FULL },
+		{ "new flow, flood, net", "new_flow_flood", -1, .base = J_SWAP, .src = J_FLOOD },
+		{ "new flow, full table, warm, net", "new_flow_warm", -1, .base = J_SWAP,
+		  .src = J_WARM },
+	};
+	static struct frame vip, other, other_addr;
+	int n = sizeof(jobs) / sizeof(jobs[0]);
 	int kern_fd = bpf_program__fd(kern->progs.lru_insert);
-
-	struct frame vip, other, other_addr;
 	int err;
 
 	err = make_frame("10.0.0.100", 80, &vip);
@@ -536,46 +725,36 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 	if (err)
 		return err;
 	/* one frame (an established TCP flow's); the non-VIP rows change its destination */
-	struct job jobs[] = {
-		[J_PASS] = { "xdp_pass (baseline)", "xdp_pass", pass_fd, &vip, XDP_PASS, -1, 0, 0 },
-		[J_SWAP] = { "xdp_macswap (baseline)", "xdp_macswap", swap_fd, &vip, XDP_TX, -1, 0, 0 },
-		[J_VIP] = { "chlb VIP path, table off", "vip_path", lb_fd(lb, LB_OFF), &vip, XDP_TX,
-		  J_SWAP, 2.0, 0 },
-		[J_KNOB] = { "  same, fresh-flow knob on", "vip_path_knob", lb_fd(lb, LB_OFF_FRESH), &vip,
-		  XDP_TX, J_SWAP, 0, 0 },
-		{ "chlb non-VIP path", "non_vip_path", lb_fd(lb, LB_OFF), &other, XDP_PASS,
-		  J_PASS, 1.3, 0 },
-		{ "chlb non-VIP, VIP port", "non_vip_vip_port", lb_fd(lb, LB_OFF), &other_addr,
-		  XDP_PASS, J_PASS, 0, 0 },
-		{ "flow hit", "flow_hit", lb_fd(lb, LB_PCPU), &vip, XDP_TX, J_SWAP, 3.0, 0 },
-		[J_NEW] = { "new flow (+knob)", "new_flow_raw", lb_fd(lb, LB_PCPU_FRESH),
-			    &vip, XDP_TX, J_SWAP, 0, 0, lb_flows_fd(lb, LB_PCPU_FRESH) },
-		[J_FULL] = { "new flow, full table (+knob)", "new_flow_evict_raw",
-			     lb_fd(lb, LB_PCPU_FRESH), &vip, XDP_TX, J_SWAP, 0, 0, 0 },
-		/* the kernel alone: lookup miss + insert of a fresh key, no chlb */
-		[J_KERN] = { "kernel LRU miss+insert (no chlb)", "kernel_new_flow", kern_fd, &vip,
-			     XDP_TX, J_SWAP, 0, 0, bpf_map__fd(kern->maps.flows) },
-		[J_KERN_FULL] = { "  same, full table", "kernel_new_flow_evict", kern_fd, &vip,
-				  XDP_TX, J_SWAP, 0, 0, 0 },
-		/* the knob's cost taken off the two chlb new-flow rows */
-		{ "new flow, net", "new_flow", -1, NULL, 0, J_SWAP, 5.0, 0, 0 },
-		{ "new flow, full table, net", "new_flow_evict", -1, NULL, 0, J_SWAP, 0, 0, 0 },
-	};
-	int n = sizeof(jobs) / sizeof(jobs[0]);
-
-	err = bench_jobs(jobs, J_NET, cfg);
+	for (int i = 0; i < n; i++)
+		jobs[i].frame = &vip;
+	jobs[J_NONVIP].frame = &other;
+	jobs[J_NONVIP_PORT].frame = &other_addr;
+	jobs[J_PASS].prog_fd = pass_fd;
+	jobs[J_SWAP].prog_fd = swap_fd;
+	jobs[J_VIP].prog_fd = jobs[J_NONVIP].prog_fd = jobs[J_NONVIP_PORT].prog_fd = lb_fd(lb, LB_OFF);
+	jobs[J_KNOB].prog_fd = lb_fd(lb, LB_OFF_FRESH);
+	jobs[J_HIT].prog_fd = lb_fd(lb, LB_PCPU);
+	jobs[J_NEW].prog_fd = lb_fd(lb, LB_PCPU_FRESH);
+	jobs[J_FULL].prog_fd = jobs[J_WARM].prog_fd = lb_fd(lb, LB_FULL_FRESH);
+	jobs[J_NEW].prep_fd = lb_flows_fd(lb, LB_PCPU_FRESH);
+	jobs[J_FLOOD].prog_fd = lb_fd(lb, LB_BUSY_FRESH);
+	jobs[J_FLOOD].prep_fd = lb_flows_fd(lb, LB_BUSY_FRESH);
+	jobs[J_KERN].prog_fd = jobs[J_KERN_FULL].prog_fd = kern_fd;
+	jobs[J_KERN].prep_fd = bpf_map__fd(kern->maps.flows);
+	err = bench_jobs(jobs, n, cfg);
 	if (err)
 		return err;
-	for (int i = 0; i < 2; i++)
-		jobs[J_NET + i].ns = net_of_knob(jobs, J_NEW + i);
-	json_add_double(extra, "fresh_flow_knob_ns", "", jobs[J_KNOB].ns - jobs[J_VIP].ns);
-	print_results(jobs, n);
+	net_of_knob(jobs, n, cfg->runs);
+	json_add_double(extra, "fresh_flow_knob_ns", "",
+			quantile(jobs[J_KNOB].ns, cfg->runs, 0.5) -
+				quantile(jobs[J_VIP].ns, cfg->runs, 0.5));
+	print_results(jobs, n, cfg->runs, cfg->repeat);
 	return cfg->json ? write_json(cfg->json, jobs, n, extra, cfg) : 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct bench_cfg cfg = { .repeat = 1000000, .runs = 40 };
+	struct bench_cfg cfg = { .repeat = 1000000, .runs = 21 };
 	struct json_object *extra = json_object_new_object();
 	struct xdp_macswap *swap = NULL;
 	struct xdp_pass *pass = NULL;
@@ -584,7 +763,8 @@ int main(int argc, char **argv)
 	int i, err;
 
 	if (parse_args(argc, argv, &cfg)) {
-		fprintf(stderr, "usage: %s [--json FILE] [--repeat N] [--runs N]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--json FILE] [--repeat N] [--runs N (<= %d)]\n",
+			argv[0], MAX_RUNS);
 		return 2;
 	}
 	pass = xdp_pass__open_and_load();
@@ -600,7 +780,7 @@ int main(int argc, char **argv)
 	if (!err)
 		err = bench_flow_memory(extra);
 	if (!err)
-		err = bench_two_cpus(&cfg, lb, extra);
+		err = bench_two_cpus(lb, bpf_program__fd(pass->progs.xdp_pass), extra);
 	pin_cpu();
 	if (!err)
 		err = run_all(&cfg, lb, bpf_program__fd(pass->progs.xdp_pass),

@@ -645,6 +645,9 @@ static void compare_global(const char *t, struct json_object *g)
 		[CHLB_CNT_FLOW_INSERT] = "chlb_flow_table_inserts_total",
 		[CHLB_CNT_FLOW_EXPIRED] = "chlb_flow_table_expired_total",
 		[CHLB_CNT_FLOW_STALE] = "chlb_flow_table_stale_total",
+		[CHLB_CNT_FLOW_REFUSED] = "chlb_flow_table_refused_total",
+		[CHLB_CNT_FLOW_EVICT_BUSY] = "chlb_flow_table_evicted_busy_total",
+		[CHLB_CNT_FLOW_EVICT_NEW] = "chlb_flow_table_evicted_new_total",
 	};
 	int c, wrong = 0;
 

@@ -27,15 +27,33 @@
 
 /*
  * The flow table (chlb_flows): entries at attach, 0 = off (stateless).
- * 64 bytes per entry (a CHLB_FLOW_WAYS-way bucket is 256), so the default
- * is 16 MB.
+ * 32 bytes per entry (a CHLB_FLOW_WAYS-way bucket is 128), so the default
+ * is 8 MB.
  */
 #define CHLB_DEFAULT_FLOW_ENTRIES	(1u << 18)
 #define CHLB_MAX_FLOW_ENTRIES		(1u << 24)
 #define CHLB_DEFAULT_UDP_TIMEOUT	30	/* seconds idle before a UDP flow re-hashes */
 #define CHLB_MAX_UDP_TIMEOUT		86400
-/* A hit rewrites last_seen only when it is this old: few writes to shared lines. */
+/* A hit rewrites a way's time only when it is this old: few writes to shared lines. */
 #define CHLB_FLOW_REFRESH_NS		1000000000ULL
+/*
+ * The shortest UDP timeout honoured: a way's time lags its flow's last
+ * packet by up to CHLB_FLOW_REFRESH_NS, so a flow whose packets come less
+ * than the timeout apart is sure never to expire only when the timeout is
+ * at least twice that (a packet then sees an age below refresh + gap, or
+ * the gap itself when every packet refreshes).
+ */
+#define CHLB_MIN_UDP_TIMEOUT		2
+_Static_assert(CHLB_MIN_UDP_TIMEOUT * 1000000000ULL >= 2 * CHLB_FLOW_REFRESH_NS,
+	       "the UDP timeout must cover two refresh periods");
+/*
+ * Flood resilience (bpf/flow.h): a way is busy while its flow is confirmed
+ * (a packet came after the one that recorded it) and its time is at most
+ * this old; after a FIN or RST, CHLB_FLOW_CLOSING_NS instead. A new flow
+ * never takes a busy way (see struct chlb_flow_way).
+ */
+#define CHLB_FLOW_BUSY_NS		10000000000ULL
+#define CHLB_FLOW_CLOSING_NS		3000000000ULL
 
 /* Map names, pinned under the pin directory (LIBBPF_PIN_BY_NAME). */
 #define CHLB_MAP_VIPS		"chlb_vips"
@@ -48,6 +66,7 @@
 #define CHLB_MAP_VIP_INDEX	"chlb_vip_index"
 #define CHLB_MAP_VIP_PORTS	"chlb_vip_ports"
 #define CHLB_MAP_FLOWS		"chlb_flows"
+#define CHLB_MAP_FLOW_CPU	"chlb_flow_cpu"
 #define CHLB_MAP_VIP_HEALTH	"chlb_vip_health"
 #define CHLB_MAP_JOURNAL	"chlb_journal"
 #define CHLB_MAP_JOURNAL_HEAD	"chlb_journal_head"
@@ -58,9 +77,10 @@
  * The layout of the pinned maps, recorded in chlb_config.version at attach.
  * A chlb whose layout differs refuses the pins with a message instead of
  * misreading them. 2: health, journal, netns, daemon, backend health.
- * 3: the VIP index's seeded hash and header entry.
+ * 3: the VIP index's seeded hash and header entry. 4: the flow table's
+ * 32-byte ways with check words, chlb_flow_cpu, the flood counters.
  */
-#define CHLB_ABI_VERSION	3
+#define CHLB_ABI_VERSION	4
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -205,26 +225,6 @@ struct chlb_backend {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct chlb_backend) == 40, "chlb_backend ABI");
-
-/*
- * chlb_flows: ARRAY of buckets, CHLB_FLOW_WAYS ways each, indexed by
- * chlb_flow_bucket(chlb_flow_hash(key, seed), buckets). A way holds a
- * flow key and the backend it was sent to, valid while that backend's
- * entry is in use with the same gen and VIP. last_seen is
- * CLOCK_MONOTONIC_COARSE in ns (bpf_ktime_get_coarse_ns()): when recorded,
- * and for UDP when last seen (to within CHLB_FLOW_REFRESH_NS); UDP entries
- * idle past the timeout re-hash. An insert takes the way already holding
- * the key, else an empty one, else the one with the oldest last_seen.
- * Two CPUs may write one way at once and tear it: check, written last, is
- * chlb_flow_check() of the key's hash and the value; a way whose check
- * does not match is a miss (and the next insert overwrites it).
- */
-struct chlb_flow {
-	__u32 backend_id;
-	__u32 backend_gen;
-	__u64 last_seen;
-};
-_Static_assert(sizeof(struct chlb_flow) == 16, "chlb_flow ABI");
 
 #define CHLB_FLOW_WAYS	4	/* struct chlb_flow_bucket: after the flow hash */
 
@@ -374,6 +374,12 @@ enum chlb_counter {
 	CHLB_CNT_FLOW_INSERT,		/* entries written (misses forwarded) */
 	CHLB_CNT_FLOW_EXPIRED,		/* misses: UDP entry idle too long */
 	CHLB_CNT_FLOW_STALE,		/* misses: backend removed or replaced */
+	/* Flood resilience (bpf/flow.h): what a miss found in its bucket */
+	CHLB_CNT_FLOW_REFUSED,		/* every way busy: not recorded, forwarded
+					 * by the slot table */
+	CHLB_CNT_FLOW_EVICT_BUSY,	/* a busy way taken (bench policies only) */
+	CHLB_CNT_FLOW_EVICT_NEW,	/* a way taken whose flow had sent one
+					 * packet (a SYN flood pushes these) */
 	CHLB_CNT_MAX,
 };
 /* Counters below this one are frame reasons: each frame adds to exactly one. */
@@ -386,6 +392,20 @@ struct chlb_global_stats {
 enum chlb_config_flags {
 	/* VIP frames are forwarded whatever their destination MAC (no check) */
 	CHLB_CFG_F_ANY_DST_MAC = 1 << 0,
+};
+
+/*
+ * chlb_flow_cpu: PERCPU_ARRAY with one entry, the flow table's state on
+ * each CPU: the eviction budget of a load-time policy (bpf/flow.h), and
+ * when the CPU last refused to record a flow or evicted a flow, busy or
+ * not yet confirmed, so `chlb stats` can say the table is under flood.
+ * Times are CLOCK_MONOTONIC_COARSE ns, 0: never.
+ */
+struct chlb_flow_cpu {
+	__u64 budget_tat;	/* the budget's theoretical arrival time */
+	__u64 refused_ns;
+	__u64 evict_busy_ns;
+	__u64 evict_new_ns;
 };
 
 /* chlb_config: ARRAY with one entry, written at attach */
@@ -461,15 +481,15 @@ static __always_inline __u64 chlb_round64(__u64 acc, __u64 w)
 }
 
 /*
- * Seeded hash of a flow key (IPv4 or IPv6 alike), 32 bits: xxh64-style
+ * Seeded hash of a flow key (IPv4 or IPv6 alike), 64 bits: xxh64-style
  * rounds over the five words in two independent lanes (words 0, 2, 4 and
  * 1, 3), so the CPU overlaps their multiplies and the dependency chain is
  * three rounds instead of five; the lanes are joined and finished with
- * fmix64, and the top 32 bits are returned. The seed enters both lanes,
- * so which flows collide depends on it.
+ * fmix64. The seed enters both lanes, so which flows collide depends on it.
+ * The top 32 bits pick the slot and the flow cache's bucket
+ * (chlb_flow_hash), the low 32 bits are the flow cache's tag.
  */
-static __always_inline __u32 chlb_flow_hash(const struct chlb_flow_key *k,
-					    __u64 seed)
+static __always_inline __u64 chlb_flow_hash64(const struct chlb_flow_key *k, __u64 seed)
 {
 	__u64 a = seed + CHLB_P3;
 	__u64 b = seed ^ CHLB_P1;
@@ -479,7 +499,14 @@ static __always_inline __u32 chlb_flow_hash(const struct chlb_flow_key *k,
 	a = chlb_round64(a, k->words[2]);
 	b = chlb_round64(b, k->words[3]);
 	a = chlb_round64(a, k->words[4]);
-	return (__u32)(chlb_mix64(a ^ chlb_rotl64(b, 27)) >> 32);
+	return chlb_mix64(a ^ chlb_rotl64(b, 27));
+}
+
+/* The 32-bit flow hash that picks a VIP's slot: chlb_flow_hash64's top half. */
+static __always_inline __u32 chlb_flow_hash(const struct chlb_flow_key *k,
+					    __u64 seed)
+{
+	return (__u32)(chlb_flow_hash64(k, seed) >> 32);
 }
 
 /*
@@ -500,16 +527,69 @@ static __always_inline __u32 chlb_slot_position(__u32 s, __u32 m)
 
 /* ---- the flow cache's layout (chlb_flows) -------------------------------- */
 
+/*
+ * chlb_flows: ARRAY of buckets, CHLB_FLOW_WAYS ways each, indexed by
+ * chlb_flow_bucket(chlb_flow_hash(key, seed), buckets). A way is 32 bytes
+ * and holds everything about its flow, so a bucket is two cache lines side
+ * by side (one 128-byte pair, fetched together by the CPU's adjacent-line
+ * prefetch): a lookup reads them, and an insert writes only a line it has
+ * just read. (A layout with the four ways' heads in one line and the full
+ * keys in the next ones read one line for a new flow but wrote a key into
+ * a line not yet fetched: that store miss cost more than the lines saved.)
+ *
+ * The key is compact but exact: the client's address and port and the
+ * VIP's id, which stands for the VIP's address, port and protocol (VIP
+ * ids are below 2^16, the most VIPs attach allows). A way records that its
+ * flow went to backend id (low CHLB_FLOW_ID_BITS of backend), valid while
+ * that backend's entry is in use in the same VIP with the same generation
+ * modulo 2^(32 - CHLB_FLOW_ID_BITS); a reused VIP id is caught there too,
+ * since the VIP's old backends are gone or of another generation.
+ *
+ * check binds the record to its key: chlb_flow_check() of the low half of
+ * the key's chlb_flow_hash64() and backend. A way is a flow's only when
+ * its key fields equal the flow's and its check is right for the backend
+ * read with them, so a way torn by two writers (key of one flow, backend
+ * of another, or half rewritten) is no flow's, whatever the order its
+ * words were read in; bpf/flow.h decides on that one copy.
+ *
+ * seen: the way's clock (chlb_flow_clock(): CLOCK_MONOTONIC_COARSE in
+ * 2^CHLB_FLOW_TIME_SHIFT ns ticks, in bits 2-31) when it was recorded or
+ * last refreshed (at most every CHLB_FLOW_REFRESH_NS), and two flags; 0:
+ * an empty way. Ages are taken modulo 2^30 ticks (208 days), a time ahead
+ * of the reader's clock (a refresh on another CPU) being age 0, so ages up
+ * to 104 days are right.
+ */
+#define CHLB_FLOW_ID_BITS	20	/* backend ids: the most backends attach allows */
+#define CHLB_FLOW_ID_MASK	((1u << CHLB_FLOW_ID_BITS) - 1)
+#define CHLB_FLOW_TIME_SHIFT	24	/* 16.8 ms ticks */
+#define CHLB_FLOW_F_CONFIRMED	1u	/* a packet came after the recording one */
+#define CHLB_FLOW_F_CLOSING	2u	/* a FIN or RST came */
+#define CHLB_FLOW_F_MASK	3u
+
 struct chlb_flow_way {
-	struct chlb_flow_key key;
-	struct chlb_flow f;
-	__u64 check;		/* chlb_flow_check(hash of key, f); 0: empty */
+	union {
+		struct {
+			__u8 src[CHLB_ADDR_LEN];	/* the client (IPv4 mapped) */
+			union {
+				struct {
+					__be16 sport;
+					__u16 vip;	/* the VIP's id */
+				};
+				__u32 port_vip;
+			};
+			__u32 backend;		/* id | gen << CHLB_FLOW_ID_BITS */
+			__u32 check;		/* chlb_flow_check(hash, backend) */
+			__u32 seen;		/* chlb_flow_clock() | CHLB_FLOW_F_*; 0: empty */
+		};
+		__u64 words[4];
+	};
 };
-_Static_assert(sizeof(struct chlb_flow_way) == 64, "chlb_flow_way ABI");
+_Static_assert(sizeof(struct chlb_flow_way) == 32, "chlb_flow_way ABI");
 
 struct chlb_flow_bucket {
 	struct chlb_flow_way way[CHLB_FLOW_WAYS];
 };
+_Static_assert(sizeof(struct chlb_flow_bucket) == 128, "chlb_flow_bucket ABI");
 
 /*
  * The bucket of a flow hash among n. The hash is first scrambled by an odd
@@ -521,35 +601,87 @@ static __always_inline __u32 chlb_flow_bucket(__u32 h, __u32 n)
 	return chlb_hash_to_slot(h * 0x9E3779B1u, n);
 }
 
+/* A way's backend field: the id and its generation (modulo 2^12). */
+static __always_inline __u32 chlb_flow_backend_of(__u32 id, __u32 gen)
+{
+	return (id & CHLB_FLOW_ID_MASK) | gen << CHLB_FLOW_ID_BITS;
+}
+
+/* Does a way's backend field name this generation of the backend? */
+static __always_inline int chlb_flow_gen_eq(__u32 backend, __u32 gen)
+{
+	return backend >> CHLB_FLOW_ID_BITS == (gen << CHLB_FLOW_ID_BITS) >> CHLB_FLOW_ID_BITS;
+}
+
 /*
- * A way's check word: the key's hash and the backend fields, mixed. A way
- * whose key equals the looked-up one has that key's hash, so a way torn
- * between two writers (key of one, value or check of another) fails it.
- * Never 0, the empty way's value. last_seen is not covered: one aligned
- * 8-byte store, and a stale time only moves a UDP expiry.
+ * A way's check: lo, the low half of its key's 64-bit hash (the high half
+ * chose the bucket), XOR its backend field times an odd constant (one to
+ * one). A reader computes it from the backend field it read: a mix of two
+ * records of the flow fails it unless both named the same backend and
+ * generation, and another flow's record fails it unless both keys' hashes
+ * agree in all 64 bits.
  */
-static __always_inline __u64 chlb_flow_check(__u32 h, const struct chlb_flow *f)
+static __always_inline __u32 chlb_flow_check(__u32 lo, __u32 backend)
 {
-	return chlb_mix64(((__u64)h << 32 | f->backend_id) ^ ((__u64)f->backend_gen * CHLB_P2)) | 1;
+	return lo ^ (backend * 0x9E3779B1u);
 }
 
-static __always_inline int chlb_flow_key_eq(const struct chlb_flow_key *a,
-					    const struct chlb_flow_key *b)
+/* The compact key of flow k to VIP id vip, in a way otherwise zero. */
+static __always_inline void chlb_flow_way_key(const struct chlb_flow_key *k, __u32 vip,
+					      struct chlb_flow_way *w)
 {
-	return a->words[0] == b->words[0] && a->words[1] == b->words[1] &&
-	       a->words[2] == b->words[2] && a->words[3] == b->words[3] &&
-	       a->words[4] == b->words[4];
+	w->words[0] = k->words[0];
+	w->words[1] = k->words[1];
+	w->words[2] = 0;
+	w->words[3] = 0;
+	w->sport = k->sport;
+	w->vip = vip;
 }
 
-/* The way holding k in b, valid by its check, or -1. */
+/* A way's clock at ns (CLOCK_MONOTONIC_COARSE), flags clear. */
+static __always_inline __u32 chlb_flow_clock(__u64 ns)
+{
+	return (__u32)(ns >> CHLB_FLOW_TIME_SHIFT) << 2;
+}
+
+/* ns as ticks of the way's clock, for comparing with chlb_flow_age(). */
+static __always_inline __u32 chlb_flow_ticks(__u64 ns)
+{
+	return (__u32)(ns >> CHLB_FLOW_TIME_SHIFT);
+}
+
+/* Ticks since seen's time at clock; 0 for a time ahead of clock. */
+static __always_inline __u32 chlb_flow_age(__u32 seen, __u32 clock)
+{
+	__u32 a = (clock - (seen & ~CHLB_FLOW_F_MASK)) >> 2;
+
+	return a < (1u << 29) ? a : 0;
+}
+
+/*
+ * The way of b holding key k (chlb_flow_way_key; lo: the low half of the
+ * flow's chlb_flow_hash64), or -1; *w is that way as read and validated.
+ * Each way is read once, as four words (volatile: the compiler may not
+ * read it again), so callers decide on that copy, never on the map, which
+ * another CPU may be rewriting.
+ */
 static __always_inline int chlb_flow_find(const struct chlb_flow_bucket *b,
-					  const struct chlb_flow_key *k, __u32 h)
+					  const struct chlb_flow_way *k, __u32 lo,
+					  struct chlb_flow_way *w)
 {
+	const volatile struct chlb_flow_way *v;
 	int i;
 
-	for (i = 0; i < CHLB_FLOW_WAYS; i++)
-		if (chlb_flow_key_eq(&b->way[i].key, k))
-			return b->way[i].check == chlb_flow_check(h, &b->way[i].f) ? i : -1;
+	for (i = 0; i < CHLB_FLOW_WAYS; i++) {
+		v = &b->way[i];
+		w->words[0] = v->words[0];
+		w->words[1] = v->words[1];
+		w->words[2] = v->words[2];
+		w->words[3] = v->words[3];
+		if (w->words[0] == k->words[0] && w->words[1] == k->words[1] &&
+		    w->port_vip == k->port_vip && w->check == chlb_flow_check(lo, w->backend))
+			return i;
+	}
 	return -1;
 }
 

@@ -18,14 +18,14 @@ struct {
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct chlb_flow_key);
-	__type(value, struct chlb_flow);
+	__type(value, struct chlb_flow_way);
 } flows SEC(".maps");
 
 SEC("xdp")
 int lru_insert(struct xdp_md *ctx)
 {
 	struct chlb_flow_key k = { .sport = 1, .dport = 80, .proto = 6, .family = 2 };
-	struct chlb_flow f = { .backend_id = 1 };
+	struct chlb_flow_way f = { .backend = 1 };
 
 	/* one program run at a time (the bench's single thread) */
 	k.words[0] = ++next_src;

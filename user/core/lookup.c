@@ -24,42 +24,41 @@ static void flow_key(const struct chlb_vip_key *vip, const struct chlb_addr *cli
 }
 
 /*
- * The flow table's record, judged as bpf/flow.h does: its backend still in
- * use in this VIP with the same generation, and for UDP not idle too long.
+ * The flow table's record, judged as bpf/flow.h does: the way whose key
+ * and check match, its backend still in use in this VIP with the same
+ * generation, and for UDP not idle too long.
  */
 static int flow_record(struct inst *in, const struct model_vip *vip,
 		       const struct chlb_flow_key *k)
 {
 	struct chlb_flow_bucket bucket;
+	struct chlb_flow_way w, key;
 	const struct chlb_backend *b;
-	const struct chlb_flow *f;
 	struct timespec now;
-	__u32 h, idx;
-	__u64 now_ns;
-	int w;
+	__u32 idx, id;
+	__u64 h;
 
 	if (!in->dp.flow_entries)
 		return -1;
-	h = chlb_flow_hash(k, in->m.cfg.seed);
-	idx = chlb_flow_bucket(h, in->dp.flow_entries / CHLB_FLOW_WAYS);
-	if (bpf_map_lookup_elem(in->dp.flows_fd, &idx, &bucket))
+	h = chlb_flow_hash64(k, in->m.cfg.seed);
+	idx = chlb_flow_bucket(h >> 32, in->dp.flow_entries / CHLB_FLOW_WAYS);
+	chlb_flow_way_key(k, vip->info.id, &key);
+	if (bpf_map_lookup_elem(in->dp.flows_fd, &idx, &bucket) ||
+	    chlb_flow_find(&bucket, &key, (__u32)h, &w) < 0)
 		return -1;
-	w = chlb_flow_find(&bucket, k, h);
-	if (w < 0)
+	id = w.backend & CHLB_FLOW_ID_MASK;
+	if (id >= in->dp.max_backends)
 		return -1;
-	f = &bucket.way[w].f;
-	if (f->backend_id >= in->dp.max_backends)
-		return -1;
-	b = &in->m.backends[f->backend_id];
-	if (!(b->flags & CHLB_BACKEND_F_IN_USE) || b->gen != f->backend_gen ||
+	b = &in->m.backends[id];
+	if (!(b->flags & CHLB_BACKEND_F_IN_USE) || !chlb_flow_gen_eq(w.backend, b->gen) ||
 	    b->vip_id != vip->info.id)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	now_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	if (k->proto == IPPROTO_UDP && now_ns > f->last_seen &&
-	    now_ns - f->last_seen > in->m.cfg.udp_timeout * 1000000000ULL)
+	if (k->proto == IPPROTO_UDP &&
+	    chlb_flow_age(w.seen, chlb_flow_clock(now.tv_sec * 1000000000ULL + now.tv_nsec)) >
+		    chlb_flow_ticks(in->m.cfg.udp_timeout * 1000000000ULL))
 		return -1;
-	return f->backend_id;
+	return id;
 }
 
 /* The live table's owner of slot, as the XDP program reads it; -1: none. */

@@ -340,6 +340,15 @@ static const struct flow_fam {
 	  CHLB_CNT_FLOW_EXPIRED },
 	{ "chlb_flow_table_stale_total",
 	  "Misses on an entry whose backend was removed or replaced.", CHLB_CNT_FLOW_STALE },
+	{ "chlb_flow_table_refused_total",
+	  "New flows not recorded: every way of their bucket busy (a flood, if rising).",
+	  CHLB_CNT_FLOW_REFUSED },
+	{ "chlb_flow_table_evicted_busy_total",
+	  "Busy flows evicted by new ones (only under a policy that allows it).",
+	  CHLB_CNT_FLOW_EVICT_BUSY },
+	{ "chlb_flow_table_evicted_new_total",
+	  "Flows pushed out before their second packet (a SYN flood, or a small table).",
+	  CHLB_CNT_FLOW_EVICT_NEW },
 };
 
 /* rx is left out: it is the sum of the reasons, which a query can take itself. */

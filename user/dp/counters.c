@@ -17,6 +17,9 @@ static const char *const names[] = {
 	[CHLB_CNT_FLOW_INSERT] = "flow_insert",
 	[CHLB_CNT_FLOW_EXPIRED] = "flow_expired",
 	[CHLB_CNT_FLOW_STALE] = "flow_stale",
+	[CHLB_CNT_FLOW_REFUSED] = "flow_refused",
+	[CHLB_CNT_FLOW_EVICT_BUSY] = "flow_evict_busy",
+	[CHLB_CNT_FLOW_EVICT_NEW] = "flow_evict_new",
 };
 
 _Static_assert(sizeof(names) / sizeof(names[0]) == CHLB_CNT_MAX,

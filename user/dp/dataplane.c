@@ -14,14 +14,39 @@
 #include "dp_internal.h"
 #include "chlb.skel.h"
 
+/*
+ * UDP timeouts below CHLB_MIN_UDP_TIMEOUT cannot be honoured, and a flow
+ * table way holds a backend id below 2^CHLB_FLOW_ID_BITS and a 16-bit VIP
+ * id (shared.h).
+ */
 static int dp_check_opts(const struct chlb_dp_opts *o)
 {
 	if (!o->max_vips || !o->max_backends || !o->table_size ||
-	    o->table_size > CHLB_MAX_TABLE_SIZE ||
-	    o->max_backends >= CHLB_NO_BACKEND || o->flow_entries > CHLB_MAX_FLOW_ENTRIES ||
-	    o->udp_timeout > CHLB_MAX_UDP_TIMEOUT)
+	    o->table_size > CHLB_MAX_TABLE_SIZE || o->max_vips > 65536 ||
+	    o->max_backends > (1u << CHLB_FLOW_ID_BITS) || o->flow_entries > CHLB_MAX_FLOW_ENTRIES ||
+	    o->udp_timeout > CHLB_MAX_UDP_TIMEOUT ||
+	    (o->udp_timeout && o->udp_timeout < CHLB_MIN_UDP_TIMEOUT))
 		return -EINVAL;
 	return 0;
+}
+
+/* The flood policy chosen (bpf/flow.h): busy ways are never evicted. */
+static const struct chlb_flow_policy dp_flow_policy = {
+	.busy_ns = CHLB_FLOW_BUSY_NS,
+	.closing_ns = CHLB_FLOW_CLOSING_NS,
+};
+
+static void dp_set_flow_policy(struct chlb *skel, const struct chlb_flow_policy *p)
+{
+	if (!p)
+		p = &dp_flow_policy;
+	skel->rodata->flow_busy_ns = p->busy_ns;
+	skel->rodata->flow_closing_ns = p->closing_ns;
+	skel->rodata->flow_evict_busy = !!p->evict_busy;
+	skel->rodata->flow_budget_ns = p->budget_rate ? 1000000000ULL / p->budget_rate : 0;
+	skel->rodata->flow_budget_burst_ns = skel->rodata->flow_budget_ns *
+					     (p->budget_burst ? p->budget_burst - 1 : 0);
+	skel->rodata->flow_budget_all = !!p->budget_all;
 }
 
 /*
@@ -160,6 +185,7 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->flow_buckets = dp_flow_buckets(opts);
 	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;
 	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
+	dp_set_flow_policy(skel, opts->flow_policy);
 	err = chlb__load(skel);
 	if (!err)
 		err = dp_write_config(skel, opts);
@@ -180,7 +206,7 @@ static void dp_init(struct chlb_dp *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->vips_fd = dp->tables_fd = dp->backends_fd = -1;
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
-	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = -1;
+	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = dp->flow_cpu_fd = -1;
 	dp->health_fd = dp->journal_fd = dp->journal_head_fd = -1;
 	dp->bhealth_fd = dp->daemon_fd = -1;
 }
@@ -206,6 +232,7 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
 	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
+	dp->flow_cpu_fd = bpf_map__fd(skel->maps.chlb_flow_cpu);
 	dp->health_fd = bpf_map__fd(skel->maps.chlb_vip_health);
 	dp->journal_fd = bpf_map__fd(skel->maps.chlb_journal);
 	dp->journal_head_fd = bpf_map__fd(skel->maps.chlb_journal_head);
@@ -258,7 +285,7 @@ void chlb_dp__close(struct chlb_dp *dp)
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
 		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd,
-		       &dp->flows_fd, &dp->health_fd, &dp->journal_fd,
+		       &dp->flows_fd, &dp->flow_cpu_fd, &dp->health_fd, &dp->journal_fd,
 		       &dp->journal_head_fd, &dp->bhealth_fd, &dp->daemon_fd };
 	size_t i;
 

@@ -13,6 +13,20 @@
 
 struct chlb;	/* the libbpf skeleton, build/chlb.skel.h */
 
+/*
+ * How the flow table treats new flows when a bucket is full (bpf/flow.h).
+ * The defaults are the policy chosen; the others are for the benches that
+ * compare them (tests/bench_xdp.c).
+ */
+struct chlb_flow_policy {
+	__u64 busy_ns;		/* a confirmed flow seen this recently is busy; 0: none (LRU) */
+	__u64 closing_ns;	/* the same after a FIN or RST */
+	int evict_busy;		/* all ways busy: evict the oldest (1) or refuse (0) */
+	__u32 budget_rate;	/* per CPU: budgeted evictions a second; 0: no budget */
+	__u32 budget_burst;	/* evictions the budget holds */
+	int budget_all;		/* every eviction of a live way is budgeted, not only busy */
+};
+
 struct chlb_dp_opts {
 	const char *pin_dir;	/* maps pinned (by name) here; NULL: no pinning */
 	__u32 max_vips;
@@ -29,6 +43,7 @@ struct chlb_dp_opts {
 	 * interface has no MAC. 0: any destination MAC is forwarded.
 	 */
 	int dst_mac_check;
+	const struct chlb_flow_policy *flow_policy;	/* NULL: the default */
 };
 
 /* File descriptors of one instance's maps, from a skeleton or from pins. */
@@ -43,6 +58,7 @@ struct chlb_dp {
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
 	int flows_fd;		/* the flow table (1 unused bucket when off) */
+	int flow_cpu_fd;	/* the flow table's per-CPU state */
 	int health_fd;		/* VIP id -> its health check (controller only) */
 	int journal_fd;		/* undo records (controller only) */
 	int journal_head_fd;	/* the journal's state */
@@ -129,6 +145,12 @@ __u32 chlb_dp__journal_cap(const struct chlb_dp *dp);
 int chlb_dp__backend_stats(struct chlb_dp *dp, __u32 id, struct chlb_backend_stats *out);
 int chlb_dp__vip_stats(struct chlb_dp *dp, __u32 vip_id, struct chlb_vip_stats *out);
 int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out);
+/*
+ * The flow table's pressure: the latest time (CLOCK_MONOTONIC_COARSE ns,
+ * 0: never) any CPU refused to record a flow, evicted a busy one or one
+ * not yet confirmed (struct chlb_flow_cpu; budget_tat is left 0).
+ */
+int chlb_dp__flow_pressure(struct chlb_dp *dp, struct chlb_flow_cpu *out);
 /* Zero a reused id's counters on every CPU. */
 int chlb_dp__reset_backend_stats(struct chlb_dp *dp, __u32 id);
 int chlb_dp__reset_vip_stats(struct chlb_dp *dp, __u32 vip_id);

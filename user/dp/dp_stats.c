@@ -73,6 +73,30 @@ int chlb_dp__global_stats(struct chlb_dp *dp, struct chlb_global_stats *out)
 	return 0;
 }
 
+int chlb_dp__flow_pressure(struct chlb_dp *dp, struct chlb_flow_cpu *out)
+{
+	struct chlb_flow_cpu *vals;
+	__u32 zero = 0;
+	int cpu, err = 0;
+
+	vals = calloc(dp->ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(dp->flow_cpu_fd, &zero, vals))
+		err = -errno;
+	for (cpu = 0; !err && cpu < dp->ncpus; cpu++) {
+		if (vals[cpu].refused_ns > out->refused_ns)
+			out->refused_ns = vals[cpu].refused_ns;
+		if (vals[cpu].evict_busy_ns > out->evict_busy_ns)
+			out->evict_busy_ns = vals[cpu].evict_busy_ns;
+		if (vals[cpu].evict_new_ns > out->evict_new_ns)
+			out->evict_new_ns = vals[cpu].evict_new_ns;
+	}
+	free(vals);
+	return err;
+}
+
 int chlb_dp__reset_backend_stats(struct chlb_dp *dp, __u32 id)
 {
 	return dp_percpu_zero(dp, dp->bstats_fd, id, DP_WORDS(struct chlb_backend_stats));

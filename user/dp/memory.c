@@ -27,7 +27,7 @@ void chlb_dp__memory(const struct chlb_dp_opts *o, int ncpus, __u64 mem[CHLB_DP_
 	mem[CHLB_DP_MEM_STATS] = (__u64)ncpus *
 		(o->max_backends * round8(sizeof(struct chlb_backend_stats)) +
 		 o->max_vips * round8(sizeof(struct chlb_vip_stats)) +
-		 round8(sizeof(struct chlb_global_stats)));
+		 round8(sizeof(struct chlb_global_stats)) + round8(sizeof(struct chlb_flow_cpu)));
 	/* the VIP hash (preallocated, ~48 bytes a bucket and element header),
 	 * two copies of the index during a swap, the port filter */
 	mem[CHLB_DP_MEM_VIPS] = o->max_vips * (round8(sizeof(struct chlb_vip_key)) +
