@@ -212,6 +212,7 @@ bad "attach too many vnodes" -d "${PIN}x1" attach w0 --vnodes 100000
 bad "attach bad seed" -d "${PIN}x1" attach w0 --seed xyz
 bad "attach unknown algorithm" -d "${PIN}x1" attach w0 --algo nosuch
 bad "attach bad --dst-mac" -d "${PIN}x1" attach w0 --dst-mac mine
+bad "attach UDP timeout below two refreshes" -d "${PIN}x1" attach w0 --udp-timeout 1
 bad "not attached (status)" -d "${PIN}x1" status
 bad "not attached (backend add)" -d "${PIN}x1" backend add $V4 10.9.0.30 $M 02:00:00:00:00:30
 bad "not attached (detach)" -d "${PIN}x1" detach
@@ -637,8 +638,8 @@ run detach --help
 check "detach --help is detach's own" [ "$rc" -eq 0 -a "$(head -1 <<<"$out")" = "Usage: chlb detach" \
 	-a -z "$(grep "attach DEV" <<<"$out")" ]
 run attach --help
-check "attach --help: the flow table's memory from its entry size (64 bytes)" \
-	grep -q "16 MiB, 64 bytes an entry" <<<"$out"
+check "attach --help: the flow table's memory from its entry size (32 bytes)" \
+	grep -q "8 MiB, 32 bytes an entry" <<<"$out"
 cd_ "$H" attach x0 >/dev/null
 run -d "$H" vip add $V4
 run -d "$H" backend add $V4 10.9.0.10 --mac 02:00:00:00:00:10

@@ -42,8 +42,8 @@
 /* The most the maps of one instance may pin: this, or half the RAM if less. */
 #define ATTACH_MEM_MAX (4ull << 30)
 
-/* What one flow-table entry costs: its way in a CHLB_FLOW_WAYS-way bucket. */
-#define FLOW_ENTRY_BYTES sizeof(struct chlb_flow_way)
+/* What one flow-table entry costs: its share of a CHLB_FLOW_WAYS-way bucket. */
+#define FLOW_ENTRY_BYTES (sizeof(struct chlb_flow_bucket) / CHLB_FLOW_WAYS)
 
 static int attach_help(void)
 {
@@ -55,7 +55,7 @@ static int attach_help(void)
 	       "       defaults: native mode, M=%u, V=%u, random seed, algo ring,\n"
 	       "       %u VIPs, %u backends (all VIPs together),\n"
 	       "       flow table of %u entries (%llu MiB, %zu bytes an entry),\n"
-	       "       UDP flows re-hashed after %u s idle\n"
+	       "       UDP flows re-hashed after %u s idle (at least %u)\n"
 	       "       --flow-table: live flows keep their backend across backend changes;\n"
 	       "       off: every packet follows the current table (stateless)\n"
 	       "       --dst-mac own (default): VIP frames not addressed to DEV's MAC\n"
@@ -73,7 +73,7 @@ static int attach_help(void)
 	       CHLB_DEFAULT_TABLE_SIZE, CHLB_DEFAULT_VNODES, CHLB_DEFAULT_MAX_VIPS,
 	       CHLB_DEFAULT_MAX_BACKENDS, CHLB_DEFAULT_FLOW_ENTRIES,
 	       (unsigned long long)CHLB_DEFAULT_FLOW_ENTRIES * FLOW_ENTRY_BYTES / MIB,
-	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, ATTACH_MEM_MAX >> 30,
+	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, CHLB_MIN_UDP_TIMEOUT, ATTACH_MEM_MAX >> 30,
 	       CHLB_RING_BUCKET_MAX_M, (unsigned long long)CHLB_RING_MAX_POINTS);
 	return 0;
 }
@@ -140,6 +140,12 @@ static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
 	if (o[O_UDP_TIMEOUT].val && parse_u32("UDP timeout", o[O_UDP_TIMEOUT].val, 1,
 					      CHLB_MAX_UDP_TIMEOUT, &c->udp_timeout, CLI_E))
 		return -EINVAL;
+	/* a way's time is refreshed once a second: shorter ones expire live flows */
+	if (c->udp_timeout < CHLB_MIN_UDP_TIMEOUT)
+		return cli_err(-EINVAL, "UDP timeout %u s is below the minimum of %u s: a flow's "
+			       "entry is refreshed at most once a second, so a shorter timeout "
+			       "would expire flows that are still sending", c->udp_timeout,
+			       CHLB_MIN_UDP_TIMEOUT);
 	return 0;
 }
 
