@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,70 @@ static void global_vals(const struct snap *s, const struct snap *p, struct val *
 	}
 }
 
+/*
+ * The flow table is under flood while, within the last FLOOD_WINDOW_NS,
+ * new flows found every way of their bucket busy (flow_refused, or
+ * flow_evict_busy under a policy that evicts them) or pushed out flows
+ * not yet confirmed (flow_evict_new: a SYN flood, or a table too small).
+ */
+#define FLOOD_WINDOW_NS (10 * 1000000000ULL)
+
+/* Seconds since t (0 when t is just ahead of the snapshot's clock); -1: never. */
+static double since(const struct snap *s, __u64 t)
+{
+	if (!t)
+		return -1;
+	return s->coarse_ns > t ? (s->coarse_ns - t) / 1e9 : 0;
+}
+
+static bool flood_recent(const struct snap *s, __u64 t)
+{
+	return t && since(s, t) * 1e9 <= FLOOD_WINDOW_NS;
+}
+
+static bool under_flood(const struct snap *s)
+{
+	return flood_recent(s, s->flow.refused_ns) || flood_recent(s, s->flow.evict_busy_ns) ||
+	       flood_recent(s, s->flow.evict_new_ns);
+}
+
+static void json_since(struct json_object *o, const char *key, const struct snap *s, __u64 t)
+{
+	double d = since(s, t);
+
+	json_object_object_add(o, key, d < 0 ? NULL :
+			       json_object_new_double((double)(long long)(d * 10 + 0.5) / 10));
+}
+
+static struct json_object *json_flood(const struct snap *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "under_flood", json_object_new_boolean(under_flood(s)));
+	json_since(o, "refused_s_ago", s, s->flow.refused_ns);
+	json_since(o, "evict_busy_s_ago", s, s->flow.evict_busy_ns);
+	json_since(o, "evict_new_s_ago", s, s->flow.evict_new_ns);
+	return o;
+}
+
+static void print_flood(const struct snap *s)
+{
+	if (!under_flood(s))
+		return;
+	printf("\nflow table under flood (in the last %llu s):\n", FLOOD_WINDOW_NS / 1000000000ULL);
+	if (flood_recent(s, s->flow.refused_ns))
+		printf("  new flows found every way of their bucket busy, not recorded (the last "
+		       "%.1f s ago): established flows are kept, new ones follow the table\n",
+		       since(s, s->flow.refused_ns));
+	if (flood_recent(s, s->flow.evict_busy_ns))
+		printf("  busy flows evicted by new ones (the last %.1f s ago)\n",
+		       since(s, s->flow.evict_busy_ns));
+	if (flood_recent(s, s->flow.evict_new_ns))
+		printf("  new flows pushing out flows not yet confirmed (the last %.1f s ago): a "
+		       "SYN flood, or a table too small for its flows\n",
+		       since(s, s->flow.evict_new_ns));
+}
+
 static struct json_object *json_backends(const struct snap *s, const struct snap *p,
 					 const struct vsnap *vs, double dt)
 {
@@ -145,6 +210,8 @@ static void print_json(const struct snap *s, const struct snap *p, double dt, bo
 	global_vals(s, p, gv);
 	json_vals(g, gv, CHLB_CNT_MAX, dt);
 	json_object_object_add(root, "global", g);
+	if (s->coarse_ns)
+		json_object_object_add(root, "flow_table", json_flood(s));
 	if (line)
 		cli_json_print_line(root);
 	else
@@ -196,6 +263,7 @@ static int print_plain(const struct snap *s, const struct snap *p, double dt)
 	table_print(tb, stdout);
 	putchar('\n');
 	table_print(tg, stdout);
+	print_flood(s);
 	fflush(stdout);
 	err = 0;
 out:

@@ -26,6 +26,8 @@ struct snap {
 	struct bsnap *b;
 	int nv, nb;
 	struct chlb_global_stats g;
+	struct chlb_flow_cpu flow;	/* the flow table's pressure, latest times */
+	__u64 coarse_ns;		/* CLOCK_MONOTONIC_COARSE when taken */
 	double t;
 };
 

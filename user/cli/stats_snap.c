@@ -37,6 +37,16 @@ static int snap_backends(struct inst *in, const struct model_vip *v, struct snap
 	return err;
 }
 
+/* The flow table's latest pressure times, and the clock they compare with. */
+static int snap_flow(struct inst *in, struct snap *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	s->coarse_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return chlb_dp__flow_pressure(&in->dp, &s->flow);
+}
+
 int snap_take(const char *vip_text, struct snap *s)
 {
 	struct inst in = { .lock_fd = -1 };
@@ -52,6 +62,8 @@ int snap_take(const char *vip_text, struct snap *s)
 	s->v = calloc(in.m.nvips ? in.m.nvips : 1, sizeof(*s->v));
 	s->b = calloc(in.m.max_backends, sizeof(*s->b));
 	err = s->v && s->b ? chlb_dp__global_stats(&in.dp, &s->g) : -ENOMEM;
+	if (!err && in.dp.flow_entries)
+		err = snap_flow(&in, s);
 	for (i = 0; !err && i < in.m.nvips; i++) {
 		struct model_vip *v = &in.m.vips[i];
 
