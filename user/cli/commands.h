@@ -14,5 +14,6 @@ int do_config(int argc, char **argv);
 int do_daemon(int argc, char **argv);
 int do_register(int argc, char **argv);
 int do_cluster(int argc, char **argv);
+int do_decap(int argc, char **argv);
 
 #endif /* CHLB_CLI_COMMANDS_H */

@@ -40,6 +40,8 @@ static int usage(void)
 	       "       chlb register --etcd URLS VIP ADDR [--weight W] [--ttl S] [--prefix P]\n"
 	       "                     [--drain-wait S]\n"
 	       "       chlb cluster status --etcd URLS [--prefix P]\n"
+	       "       chlb decap { attach DEV [--xdp-mode native|skb] [--dst own|any|ADDR,...] |\n"
+	       "                    detach DEV | status [DEV] }\n"
 	       CLI_HELP_GRAMMAR
 	       "OPTIONS: -j|--json  -p|--pretty  -d|--pin-dir DIR (default $CHLB_PIN_DIR or %s)\n"
 	       "         -v (more detail on stderr)  -h|--help  --version\n"
@@ -53,7 +55,7 @@ static const struct cli_cmd cmds[] = {
 	{ "vip", do_vip },	   { "backend", do_backend }, { "stats", do_stats },
 	{ "lookup", do_lookup },   { "route", do_route },	{ "sync", do_sync },
 	{ "config", do_config },   { "daemon", do_daemon },	{ "register", do_register },
-	{ "cluster", do_cluster }, {}
+	{ "cluster", do_cluster }, { "decap", do_decap },	{}
 };
 
 /* libbpf and libxdp speak only with -v; we print one actionable line. */
