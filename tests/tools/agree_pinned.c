@@ -532,18 +532,22 @@ static void make_client(__u64 *rng, int family, struct client *c)
 	c->port = 1024 + (__u16)((r2 >> 32) % (65536 - 1024));
 }
 
-/* Forget the flow table's entry for k, if any: the next frame is a miss. */
-static void flow_forget(struct inst *in, const struct chlb_flow_key *k, __u32 h)
+/* Forget the flow table's entry for k to VIP id vip, if any: the next frame is a miss. */
+static void flow_forget(struct inst *in, const struct chlb_flow_key *k, __u32 vip)
 {
+	__u64 h = chlb_flow_hash64(k, in->cfg.seed);
+	__u32 idx = chlb_flow_bucket(h >> 32, in->flow_buckets);
 	struct chlb_flow_bucket b;
-	__u32 idx = chlb_flow_bucket(h, in->flow_buckets);
+	struct chlb_flow_way key;
 	bool hit = false;
 	int w;
 
 	if (bpf_map_lookup_elem(in->flows_fd, &idx, &b))
 		return;
+	chlb_flow_way_key(k, vip, &key);
 	for (w = 0; w < CHLB_FLOW_WAYS; w++)
-		if (chlb_flow_key_eq(&b.way[w].key, k)) {
+		if (b.way[w].words[0] == key.words[0] && b.way[w].words[1] == key.words[1] &&
+		    b.way[w].port_vip == key.port_vip) {
 			memset(&b.way[w], 0, sizeof(b.way[w]));
 			hit = true;
 		}
@@ -595,7 +599,7 @@ static int run_frame(struct inst *in, const struct vip *v, const struct client *
 	e->slot = chlb_hash_to_slot(h, in->cfg.table_size);
 	e->be = slot_backend(in, v, e->slot);
 	if (v->key.proto == IPPROTO_UDP)
-		flow_forget(in, &key, h);
+		flow_forget(in, &key, v->info.id);
 	o.data_in = in_buf;
 	o.data_size_in = len;
 	if (bpf_prog_test_run_opts(in->prog_fd, &o))
