@@ -162,14 +162,6 @@ static __always_inline int chlb_parse_l4(struct chlb_cursor *c,
 	return CHLB_CNT_PASS_OTHER_PROTO;
 }
 
-/* A TCP SYN without ACK: the first packet of a new connection. */
-static __always_inline int chlb_new_flow(const struct chlb_pkt *p)
-{
-	const struct tcphdr *th = p->l4;
-
-	return p->proto == IPPROTO_TCP && th->syn && !th->ack;
-}
-
 /* The whole frame: 0 when it is TCP/UDP over IP, else the pass reason. */
 static __always_inline int chlb_parse(void *data, void *end,
 				      struct chlb_pkt *p)
