@@ -32,6 +32,7 @@
 #include "cli/commands.h"
 #include "core/build.h"
 #include "core/lookup.h"
+#include "helpers/cli_cmd.h"
 #include "helpers/cu_main.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
@@ -58,28 +59,6 @@ static const struct vip_case cases[] = {
 	{ "10.0.0.100:53/udp", 4, IPPROTO_UDP, "10.0.0.100", 53, 1 },
 	{ "10.0.0.101:80/tcp", 4, IPPROTO_TCP, "10.0.0.101", 80, 0 },
 };
-
-/* Commands print for people; the test's own output stays readable. */
-static int stdout_off(void)
-{
-	int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-
-	fflush(stdout);
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDOUT_FILENO);
-	if (null >= 0)
-		close(null);
-	return saved;
-}
-
-static void stdout_on(int saved)
-{
-	fflush(stdout);
-	if (saved >= 0) {
-		dup2(saved, STDOUT_FILENO);
-		close(saved);
-	}
-}
 
 /* Run one chlb command in-process, as main() would, with argv words. */
 static int cmd(int (*fn)(int, char **), ...)

@@ -57,6 +57,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "dp/dataplane.h"
+#include "helpers/cli_cmd.h"
 #include "helpers/cu_main.h"
 #include "helpers/pin_dir.h"
 
@@ -206,49 +207,6 @@ static void rng_init(struct rng *r, __u64 a, __u64 b, __u64 c)
 	r->s = chlb_mix64(fuzz_seed ^ chlb_mix64(a * CHLB_P1 + b * CHLB_P2 + c + 1)) | 1;
 }
 
-/* ---- running commands in-process ------------------------------------------- */
-
-static int stdout_off(void)
-{
-	int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-
-	fflush(stdout);
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDOUT_FILENO);
-	if (null >= 0)
-		close(null);
-	return saved;
-}
-
-static void stdout_on(int saved)
-{
-	fflush(stdout);
-	if (saved >= 0) {
-		dup2(saved, STDOUT_FILENO);
-		close(saved);
-	}
-}
-
-/* One chlb command, as main() would run it, output to /dev/null. */
-static int cmd(int (*fn)(int, char **), ...)
-{
-	char *argv[20];
-	va_list ap;
-	int argc = 0, saved, err;
-
-	va_start(ap, fn);
-	while (argc < 19 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	cli_clear_err();
-	saved = stdout_off();
-	err = fn(argc, argv);
-	stdout_on(saved);
-	if (err)
-		fprintf(stderr, "\n    %s %s: %s", argv[0], argc > 1 ? argv[1] : "", cli_errmsg());
-	return err;
-}
-
 /* ---- the model: VIPs, backends, rings ---------------------------------------- */
 
 static void backend_init(struct fvip *v, int i, struct fbackend *b)
@@ -286,9 +244,9 @@ static int backend_add(struct fvip *v, int i)
 	snprintf(w, sizeof(w), "%u", b->weight);
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b->mac[0], b->mac[1],
 		 b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
-	err = cmd(do_backend, "add", v->text, b->addr, "--weight", w, "--mac", mac, NULL);
+	err = cli_cmd_quiet(do_backend, "add", v->text, b->addr, "--weight", w, "--mac", mac, NULL);
 	if (!err && b->draining)
-		err = cmd(do_backend, "set", v->text, b->addr, "--drain", NULL);
+		err = cli_cmd_quiet(do_backend, "set", v->text, b->addr, "--drain", NULL);
 	if (!err)
 		err = chlb_ring__add(v->ring, b->addr, b->weight);
 	if (!err && b->draining)
@@ -303,7 +261,7 @@ static int vip_setup(struct fvip *v)
 
 	chlb_addr_parse(v->addr, &a);
 	memcpy(v->a, a.bytes, 16);
-	err = cmd(do_vip, "add", v->text, NULL);
+	err = cli_cmd_quiet(do_vip, "add", v->text, NULL);
 	if (!err)
 		err = ring_new(&v->ring);
 	for (v->nbe = 0; !err && v->nbe < v->nbackends; v->nbe++) {
@@ -381,14 +339,14 @@ static int change_weight(struct fvip *v, struct fbackend *b, unsigned int w)
 
 	snprintf(ws, sizeof(ws), "%u", w);
 	b->weight = w;
-	return cmd(do_backend, "set", v->text, b->addr, "--weight", ws, NULL) ||
+	return cli_cmd_quiet(do_backend, "set", v->text, b->addr, "--weight", ws, NULL) ||
 	       chlb_ring__set_weight(v->ring, b->addr, w);
 }
 
 static int change_drain(struct fvip *v, struct fbackend *b)
 {
 	b->draining = !b->draining;
-	return cmd(do_backend, "set", v->text, b->addr, b->draining ? "--drain" : "--undrain",
+	return cli_cmd_quiet(do_backend, "set", v->text, b->addr, b->draining ? "--drain" : "--undrain",
 		   NULL) ||
 	       chlb_ring__set_state(v->ring, b->addr,
 				    b->draining ? CHLB_STATE_DRAINING : CHLB_STATE_ACTIVE);
@@ -397,7 +355,7 @@ static int change_drain(struct fvip *v, struct fbackend *b)
 static int change_del(struct fvip *v, struct fbackend *b)
 {
 	b->present = 0;
-	return cmd(do_backend, "del", v->text, b->addr, NULL) ||
+	return cli_cmd_quiet(do_backend, "del", v->text, b->addr, NULL) ||
 	       chlb_ring__remove(v->ring, b->addr);
 }
 
@@ -1127,7 +1085,7 @@ static int inst_init(struct inst *in)
 	snprintf(table, sizeof(table), "%d", TABLE_SIZE);
 	snprintf(vnodes, sizeof(vnodes), "%d", VNODES);
 	in->prog_fd = -1;
-	err = cmd(do_attach, DEV, "--xdp-mode", "skb", "--seed", seed, "--table-size", table,
+	err = cli_cmd_quiet(do_attach, DEV, "--xdp-mode", "skb", "--seed", seed, "--table-size", table,
 		  "--vnodes", vnodes, "--flow-table", in->flow_table, "--dst-mac", in->dst_mac,
 		  NULL);
 	for (i = 0; !err && i < NVIPS; i++)
@@ -1150,7 +1108,7 @@ static int inst_clean(struct inst *in)
 		close(in->prog_fd);
 	chlb_dp__close(&in->dp);
 	if (in->pin_dir[0])
-		cmd(do_detach, NULL);
+		cli_cmd_quiet(do_detach, NULL);
 	pin_dir_remove(in->pin_dir);
 	vips_free();
 	in->prog_fd = -1;

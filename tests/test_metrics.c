@@ -41,6 +41,7 @@
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "dp/counters.h"
+#include "helpers/cli_cmd.h"
 #include "helpers/cu_main.h"
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
@@ -81,47 +82,6 @@ static struct metrics_daemon md = {
 
 /* ---- set-up ------------------------------------------------------------ */
 
-/* Commands print for people; the test's own output stays readable. */
-static int stdout_off(void)
-{
-	int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-
-	fflush(stdout);
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDOUT_FILENO);
-	if (null >= 0)
-		close(null);
-	return saved;
-}
-
-static void stdout_on(int saved)
-{
-	fflush(stdout);
-	if (saved >= 0) {
-		dup2(saved, STDOUT_FILENO);
-		close(saved);
-	}
-}
-
-/* Run one chlb command in-process, as main() would, with argv words. */
-static int cmd(int (*fn)(int, char **), ...)
-{
-	char *argv[16];
-	va_list ap;
-	int argc = 0, saved, err;
-
-	va_start(ap, fn);
-	while (argc < 15 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	cli_clear_err();
-	saved = stdout_off();
-	err = fn(argc, argv);
-	stdout_on(saved);
-	if (err)
-		fprintf(stderr, "chlb: %s\n", cli_errmsg());
-	return err;
-}
 
 /* The namespace's own lo, up: the HTTP tests talk over 127.0.0.1 and ::1. */
 static int lo_up(void)
@@ -148,7 +108,7 @@ static int apply_doc(void)
 	if (fd < 0)
 		return -errno;
 	if (write(fd, doc, sizeof(doc) - 1) == (ssize_t)sizeof(doc) - 1)
-		err = cmd(do_config, "apply", path, NULL);
+		err = cli_cmd_quiet(do_config, "apply", path, NULL);
 	close(fd);
 	unlink(path);
 	return err;
@@ -321,7 +281,7 @@ static int suite_init(void)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PIN_PREFIX "%d", getpid());
 	cli.pin_dir = pin_dir;
 	md.pin_dir = pin_dir;
-	if (cmd(do_attach, "lo", "--xdp-mode", "skb", NULL) || apply_doc() ||
+	if (cli_cmd_quiet(do_attach, "lo", "--xdp-mode", "skb", NULL) || apply_doc() ||
 	    mark_down_and_panic())
 		return -1;
 	snprintf(prog, sizeof(prog), "%s/prog", pin_dir);
@@ -338,7 +298,7 @@ static int suite_clean(void)
 	if (prog_fd >= 0)
 		close(prog_fd);
 	if (pin_dir[0])
-		cmd(do_detach, NULL);
+		cli_cmd_quiet(do_detach, NULL);
 	pin_dir_remove(pin_dir);
 	hc_free(hc);
 	hc = NULL;
