@@ -12,6 +12,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "flow.h"
+#include "encap.h"
 
 /* Chosen at load time by the controller (struct chlb_dp_opts). */
 const volatile __u64 seed = 0;
@@ -188,11 +189,27 @@ static __always_inline void chlb_rewrite_macs(struct chlb_ethhdr *eth,
 		eth->src[i] = if_mac[i];
 }
 
-/* A VIP frame: forward it (CHLB_CNT_TX) or drop it (no backend). */
-static __always_inline int chlb_forward(const struct chlb_pkt *p,
+/*
+ * Send the frame to be by the VIP's method; the reason it leaves with.
+ * h: the flow hash (ipip draws the outer source from it). *ifindex: where
+ * a CHLB_CNT_REDIRECT goes. The frame's pointers are stale afterwards.
+ */
+static __always_inline int chlb_send(struct xdp_md *ctx, const struct chlb_pkt *p,
+				     const struct chlb_vip_info *vip,
+				     const struct chlb_backend *be, __u32 h,
+				     struct chlb_global_stats *gs, __u32 *ifindex)
+{
+	if (vip->method == CHLB_METHOD_IPIP)
+		return chlb_encap(ctx, p, be, h, gs, ifindex);
+	chlb_rewrite_macs(p->eth, be);
+	return CHLB_CNT_TX;
+}
+
+/* A VIP frame: forward it (chlb_send) or drop it (no backend). */
+static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pkt *p,
 					const struct chlb_vip_key *vk,
 					const struct chlb_vip_info *vip, __u64 bytes,
-					struct chlb_global_stats *gs)
+					struct chlb_global_stats *gs, __u32 *ifindex)
 {
 	struct chlb_backend_stats *bs;
 	struct chlb_vip_stats *vs;
@@ -226,8 +243,7 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
 		bs->bytes += bytes;
 		bs->new_flows += new_flow;
 	}
-	chlb_rewrite_macs(p->eth, be);
-	return CHLB_CNT_TX;
+	return chlb_send(ctx, p, vip, be, h >> 32, gs, ifindex);
 }
 
 /*
@@ -235,14 +251,24 @@ static __always_inline int chlb_forward(const struct chlb_pkt *p,
  * Every frame has exactly one reason, so userspace derives CHLB_CNT_RX as
  * their sum and the hot path saves an increment.
  */
-static __always_inline int chlb_count(struct chlb_global_stats *gs, __u32 reason)
+static __always_inline int chlb_count(struct chlb_global_stats *gs, __u32 reason,
+				      __u32 ifindex)
 {
 	if (reason < CHLB_CNT_REASONS)
 		gs->counters[reason]++;
-	if (reason == CHLB_CNT_TX)
+	switch (reason) {
+	case CHLB_CNT_TX:
+	case CHLB_CNT_TX_TOO_BIG:
 		return XDP_TX;
-	if (reason == CHLB_CNT_DROP_NO_BACKEND)
+	case CHLB_CNT_REDIRECT:
+		return bpf_redirect(ifindex, 0);
+	case CHLB_CNT_DROP_NO_BACKEND:
+	case CHLB_CNT_DROP_NO_ROUTE:
+	case CHLB_CNT_DROP_ENCAP:
+	case CHLB_CNT_DROP_TOO_BIG:
+	case CHLB_CNT_DROP_FRAGMENT:
 		return XDP_DROP;
+	}
 	return XDP_PASS;
 }
 
@@ -256,7 +282,7 @@ int chlb_xdp(struct xdp_md *ctx)
 	struct chlb_global_stats *gs;
 	struct chlb_vip_info *vip;
 	struct chlb_pkt pkt;
-	__u32 zero = 0;
+	__u32 zero = 0, ifindex = 0;
 	int reason;
 
 	/* looked up once: the flow table's counters and the exit's share it */
@@ -277,9 +303,9 @@ int chlb_xdp(struct xdp_md *ctx)
 	reason = CHLB_CNT_PASS_NOT_FOR_US;
 	if (dst_mac_check && !chlb_for_us(pkt.eth))
 		goto out;
-	reason = chlb_forward(&pkt, &vk, vip, end - data, gs);
+	reason = chlb_forward(ctx, &pkt, &vk, vip, end - data, gs, &ifindex);
 out:
-	return chlb_count(gs, reason);
+	return chlb_count(gs, reason, ifindex);
 }
 
 char LICENSE[] SEC("license") = "GPL";

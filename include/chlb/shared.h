@@ -72,6 +72,7 @@ _Static_assert(CHLB_MIN_UDP_TIMEOUT * 1000000000ULL >= 2 * CHLB_FLOW_REFRESH_NS,
 #define CHLB_MAP_JOURNAL_HEAD	"chlb_journal_head"
 #define CHLB_MAP_BHEALTH	"chlb_bhealth"
 #define CHLB_MAP_DAEMON		"chlb_daemon"
+#define CHLB_MAP_VIP_ADDRS	"chlb_vip_addrs"
 
 /*
  * The layout of the pinned maps, recorded in chlb_config.version at attach.
@@ -79,8 +80,11 @@ _Static_assert(CHLB_MIN_UDP_TIMEOUT * 1000000000ULL >= 2 * CHLB_FLOW_REFRESH_NS,
  * misreading them. 2: health, journal, netns, daemon, backend health.
  * 3: the VIP index's seeded hash and header entry. 4: the flow table's
  * 32-byte ways with check words, chlb_flow_cpu, the flood counters.
+ * 5: method ipip (outer sources in chlb_config), chlb_vip_addrs, the
+ * encapsulation / ICMP / fragment counters, chlb_vip_stats.fragments,
+ * chlb_flow_cpu.too_big_tat.
  */
-#define CHLB_ABI_VERSION	4
+#define CHLB_ABI_VERSION	5
 
 enum chlb_family {
 	CHLB_FAMILY_INET = 4,
@@ -88,7 +92,12 @@ enum chlb_family {
 };
 
 enum chlb_method {
-	CHLB_METHOD_DSR = 1,
+	CHLB_METHOD_DSR = 1,	/* MAC rewrite, XDP_TX: backends on the LB's segment */
+	/*
+	 * Encapsulated in an outer IP header to the backend (4in4, 6in6, 4in6
+	 * by the backend's family), next hop from the kernel's FIB (SPEC §11).
+	 */
+	CHLB_METHOD_IPIP = 2,
 };
 
 enum chlb_backend_flags {
@@ -349,6 +358,7 @@ struct chlb_vip_stats {
 	__u64 packets;
 	__u64 bytes;
 	__u64 no_backend;
+	__u64 fragments;	/* IP fragments to the VIP, dropped (SPEC §4) */
 };
 
 /* chlb_gstats: PERCPU_ARRAY with one entry: counters[] by enum chlb_counter */
@@ -364,6 +374,20 @@ enum chlb_counter {
 	CHLB_CNT_DROP_NO_BACKEND,	/* VIP with no usable backend */
 	CHLB_CNT_PASS_NOT_FOR_US,	/* VIP frame to another MAC than the
 					 * interface's (promiscuous, group) */
+	/* method ipip (bpf/encap.h) */
+	CHLB_CNT_REDIRECT,		/* encapsulated, sent out another
+					 * interface (bpf_redirect) */
+	CHLB_CNT_PASS_NO_NEIGH,		/* encapsulated, next hop's MAC not
+					 * known: passed to the kernel, which
+					 * resolves it and forwards */
+	CHLB_CNT_DROP_NO_ROUTE,		/* no usable route to the backend */
+	CHLB_CNT_DROP_ENCAP,		/* no outer source for the backend's
+					 * family, or no room for the header */
+	CHLB_CNT_TX_TOO_BIG,		/* too big once encapsulated: answered
+					 * with ICMP frag needed / packet too big */
+	CHLB_CNT_DROP_TOO_BIG,		/* too big, not answered (no DF, rate
+					 * limit, see bpf/too_big.h) */
+	CHLB_CNT_DROP_FRAGMENT,		/* an IP fragment to a VIP address */
 	/*
 	 * Flow table events, counted beside the frame's reason (not in RX).
 	 * With the table on, every VIP frame is a hit or a miss.
@@ -380,6 +404,11 @@ enum chlb_counter {
 	CHLB_CNT_FLOW_EVICT_BUSY,	/* a busy way taken (bench policies only) */
 	CHLB_CNT_FLOW_EVICT_NEW,	/* a way taken whose flow had sent one
 					 * packet (a SYN flood pushes these) */
+	/* Events of the ICMP paths, counted beside the frame's reason */
+	CHLB_CNT_ICMP_STEERED,		/* ICMP errors quoting a VIP flow, sent
+					 * to the flow's backend */
+	CHLB_CNT_TOO_BIG_LIMITED,	/* too-big answers held back by the
+					 * per-CPU rate limit */
 	CHLB_CNT_MAX,
 };
 /* Counters below this one are frame reasons: each frame adds to exactly one. */
@@ -406,7 +435,43 @@ struct chlb_flow_cpu {
 	__u64 refused_ns;
 	__u64 evict_busy_ns;
 	__u64 evict_new_ns;
+	__u64 too_big_tat;	/* the too-big answers' rate limit (bpf/too_big.h) */
 };
+
+/*
+ * Method ipip: the outer source addresses of one family, set at attach
+ * (`--encap-src`). The outer source of a flow is addr with its host bits
+ * (the last 32-bit word; at most CHLB_ENCAP_SRC_MAX_BITS of them) taken
+ * from the flow hash, so a backend's NIC spreads flows over its queues;
+ * a /32 (/128) is one address, e.g. the LB's own. family 0: none set, and
+ * backends of that family cannot serve ipip VIPs.
+ */
+#define CHLB_ENCAP_SRC_MAX_BITS	16
+
+struct chlb_encap_src {
+	__u8 addr[CHLB_ADDR_LEN];	/* host bits zero; IPv4 mapped */
+	__u8 prefix_len;		/* in the family's bits: 0..32, 0..128 */
+	__u8 family;			/* enum chlb_family, 0: none */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct chlb_encap_src) == 20, "chlb_encap_src ABI");
+
+/* The mask of the host bits varied in the last 32-bit word (host order). */
+static __always_inline __u32 chlb_encap_src_mask(const struct chlb_encap_src *s)
+{
+	__u32 bits = (s->family == CHLB_FAMILY_INET ? 32 : 128) - s->prefix_len;
+
+	if (bits > CHLB_ENCAP_SRC_MAX_BITS)
+		bits = CHLB_ENCAP_SRC_MAX_BITS;
+	return (1u << bits) - 1;
+}
+
+/*
+ * chlb_vip_addrs: HASH, the addresses some VIP uses -> the id of the VIP
+ * with that address whose counters take its fragments (the lowest id). Key:
+ * a chlb_vip_key with port 0 and proto 0. Derived from chlb_vips by
+ * chlb_dp__vip_sync(), like the index.
+ */
 
 /* chlb_config: ARRAY with one entry, written at attach */
 struct chlb_config {
@@ -427,8 +492,9 @@ struct chlb_config {
 	__u32 netns_ino;	/* network namespace of the attach (inode of its nsfs file) */
 	__u32 flags;		/* enum chlb_config_flags */
 	__u32 reserved;
+	struct chlb_encap_src encap[2];	/* method ipip: [0] IPv4, [1] IPv6 */
 };
-_Static_assert(sizeof(struct chlb_config) == 72, "chlb_config ABI");
+_Static_assert(sizeof(struct chlb_config) == 112, "chlb_config ABI");
 
 /* ---- the flow hash ---------------------------------------------------- */
 
