@@ -12,7 +12,6 @@
 #include "maps.h"
 #include "parse.h"
 #include "flow.h"
-#include "encap.h"
 
 /* Chosen at load time by the controller (struct chlb_dp_opts). */
 const volatile __u64 seed = 0;
@@ -36,6 +35,11 @@ const volatile __u32 flow_table = 0;
  * flows). Dead code, removed by the verifier, when 0.
  */
 const volatile __u32 bench_fresh_flows = 0;
+/* Method ipip: outer source ranges, [0] IPv4, [1] IPv6 (struct chlb_encap_src). */
+const volatile struct chlb_encap_src encap_src[2] = {};
+
+/* after the settings above, which it reads */
+#include "encap.h"
 
 /*
  * Compare VIP keys as two 64-bit words and a 32-bit tail. memcpy, not

@@ -148,6 +148,7 @@ static int dp_write_config(struct chlb *skel, const struct chlb_dp_opts *o)
 	cfg.udp_timeout = dp_udp_timeout(o);
 	cfg.flow_map_flags = 0;
 	cfg.flags = o->dst_mac_check ? 0 : CHLB_CFG_F_ANY_DST_MAC;
+	memcpy(cfg.encap, o->encap, sizeof(cfg.encap));
 	cfg.version = CHLB_ABI_VERSION;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return -errno;
@@ -185,6 +186,7 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->flow_buckets = dp_flow_buckets(opts);
 	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;
 	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
+	memcpy((void *)skel->rodata->encap_src, opts->encap, sizeof(opts->encap));
 	dp_set_flow_policy(skel, opts->flow_policy);
 	err = chlb__load(skel);
 	if (!err)

@@ -44,6 +44,8 @@ struct chlb_dp_opts {
 	 */
 	int dst_mac_check;
 	const struct chlb_flow_policy *flow_policy;	/* NULL: the default */
+	/* method ipip: outer sources, [0] IPv4, [1] IPv6 (family 0: none) */
+	struct chlb_encap_src encap[2];
 };
 
 /* File descriptors of one instance's maps, from a skeleton or from pins. */
