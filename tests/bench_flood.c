@@ -42,6 +42,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
 #include "helpers/pkt.h"

@@ -51,6 +51,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "xdp_pass.skel.h"
 #include "xdp_macswap.skel.h"

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <CUnit/Basic.h>
 
+#include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
 #include "helpers/pkt.h"

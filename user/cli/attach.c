@@ -29,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "cli.h"
 #include "core/parse.h"

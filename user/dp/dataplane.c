@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp_internal.h"
+#include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 
 /*
