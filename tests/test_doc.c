@@ -244,6 +244,11 @@ static const char *roundtrip_docs[] = {
 	"{'vip':'10.0.0.1:443/tcp','health':{'type':'http','path':"
 	"'/~x/%20y!$&()*+,;=:@-._', 'expect':599,'interval_ms':100,'timeout_ms':10}},"
 	"{'vip':'10.0.0.1:443/udp'},{'vip':'10.0.0.1:80/udp'},{'vip':'9.0.0.1:443/tcp'}]}",
+	/* method ipip: IPv4 VIPs on both families, IPv6 on IPv6; beside dsr */
+	"{'vips':[{'vip':'10.0.0.2:80/tcp','method':'ipip','backends':[{'addr':'2001:db8::5'},"
+	"{'addr':'192.0.2.5','weight':3,'state':'draining'}]},{'vip':'[2001:db8::9]:53/udp',"
+	"'method':'ipip','backends':[{'addr':'2001:db8:1::5'}]},{'vip':'10.0.0.2:81/tcp',"
+	"'method':'dsr','backends':[{'addr':'10.0.1.5','mac':'02:00:00:00:00:05'}]}]}",
 };
 
 /*
@@ -407,7 +412,13 @@ static const struct bad_doc bad_docs[] = {
 	  "vips[1].vip: duplicate of vips[0]" },
 	{ "{'vips':[{'vip':'10.0.0.1:80/tcp'},{'vip':'[::ffff:10.0.0.1]:80/tcp'}]}",
 	  "vips[1].vip: invalid address '::ffff:10.0.0.1'" },
-	{ VIP0 "'method':'nat'}]}", "vips[0].method: unknown method 'nat': expected dsr" },
+	{ VIP0 "'method':'nat'}]}", "vips[0].method: unknown method 'nat': expected dsr or ipip" },
+	{ VIP0 "'method':'IPIP'}]}", "vips[0].method: unknown method 'IPIP'" },
+	{ VIP0 "'method':'ipip','backends':[{'addr':'10.0.1.1'},{'addr':'10.0.1.2',"
+	  "'mac':'02:00:00:00:00:01'}]}]}",
+	  "vips[0].backends[1].mac: ipip backends are reached through the FIB: \"mac\" is for dsr" },
+	{ VIP0 "'backends':[{'addr':'10.0.1.2','mac':'02:00:00:00:00:01'}],'method':'ipip'}]}",
+	  "vips[0].backends[0].mac: ipip backends are reached through the FIB" },
 	{ VIP0 "'method':1}]}", "vips[0].method: expected a string, got 1" },
 	{ VIP0 "'weight':1}]}", "vips[0].weight: unknown key" },
 	{ VIP0 "'backends':{}}]}", "vips[0].backends: expected an array, got an object" },
@@ -576,6 +587,27 @@ static void test_many_backends(void)
 				      "vips[0].backends[1] (::b)");
 }
 
+/* Method ipip parses, defaults to dsr when left out, and prints by name. */
+static void test_method_ipip(void)
+{
+	struct chlb_err e;
+	struct doc d;
+	char *t;
+
+	CU_ASSERT_EQUAL_FATAL(parse_dq("{'vips':[{'vip':'10.0.0.1:80/tcp','method':'ipip',"
+				       "'backends':[{'addr':'2001:db8::1'}]},"
+				       "{'vip':'10.0.0.1:81/tcp'}]}", &d, &e), 0);
+	CU_ASSERT_EQUAL(d.vips[0].method, CHLB_METHOD_IPIP);
+	CU_ASSERT_EQUAL(d.vips[1].method, CHLB_METHOD_DSR);
+	CU_ASSERT(!d.vips[0].backends[0].has_mac);
+	t = doc_format(&d);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"vip\": \"10.0.0.1:80/tcp\",\n      \"method\": \"ipip\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\"vip\": \"10.0.0.1:81/tcp\",\n      \"method\": \"dsr\""));
+	free(t);
+	doc_free(&d);
+}
+
 /* A document built by hand with values that have no name still prints. */
 static void test_format_unnamed(void)
 {
@@ -716,6 +748,7 @@ int main(void)
 		{ "HTTP path length", test_http_path_length },
 		{ "thousands of backends, first repeat named", test_many_backends },
 		{ "values without names still print", test_format_unnamed },
+		{ "method ipip", test_method_ipip },
 		{ "files and standard input", test_read },
 		{ "unreadable, empty, NUL, endless input", test_read_errors },
 		CU_TEST_INFO_NULL,

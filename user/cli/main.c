@@ -27,7 +27,7 @@ static int usage(void)
 	       "                       [--flow-table N|off] [--udp-timeout SECONDS] [--dst-mac own|any]\n"
 	       "       chlb detach\n"
 	       "       chlb status\n"
-	       "       chlb vip { add VIP [--method dsr] | del VIP | list }\n"
+	       "       chlb vip { add VIP [--method dsr|ipip] | del VIP | list }\n"
 	       "       chlb backend { add VIP ADDR [--weight W] [--mac MAC] | del VIP ADDR |\n"
 	       "                      set VIP ADDR (--weight W | --drain | --undrain) | list [VIP] }\n"
 	       "       chlb stats [VIP] [--watch [SECONDS]]\n"

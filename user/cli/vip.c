@@ -15,16 +15,18 @@
 
 static int vip_help(void)
 {
-	printf("Usage: chlb vip add VIP [--method dsr]\n"
+	printf("Usage: chlb vip add VIP [--method dsr|ipip]\n"
 	       "       chlb vip del VIP [--force]\n"
 	       "       chlb vip list\n" CLI_HELP_GRAMMAR
+	       "       --method dsr (default): the client's frame sent on unchanged to the\n"
+	       "         backend's MAC; backends on the interface's own segment, of the VIP's\n"
+	       "         family\n"
+	       "       --method ipip: the frame encapsulated in an outer IP header to the\n"
+	       "         backend (4in4, 6in6, or 4in6 for an IPv4 VIP on IPv6 backends), next\n"
+	       "         hop from the kernel's routes: backends may sit behind routers; the\n"
+	       "         outer source is set at attach (--encap-src)\n"
 	       "       'vip del' also removes the VIP's backends.\n");
 	return 0;
-}
-
-static const char *method_name(__u32 m)
-{
-	return m == CHLB_METHOD_DSR ? "dsr" : "unknown";
 }
 
 static void print_result(const char *action, const char *vip, __u32 id)
@@ -53,6 +55,7 @@ static int vip_add(int argc, char **argv)
 	struct cli_opt o[] = { CLI_OPT("--method", CLI_ARG_REQ), {} };
 	static const char *const names[] = { "VIP" };
 	struct inst in = { .lock_fd = -1, .verbose = cli.verbose };
+	__u32 method = CHLB_METHOD_DSR;
 	struct chlb_vip_key key;
 	struct txn *t = NULL;
 	const char *text;
@@ -61,13 +64,13 @@ static int vip_add(int argc, char **argv)
 	err = cli_args(argc, argv, o, &text, 1, 1, names, &n);
 	if (err)
 		return err == CLI_HELP ? vip_help() : err;
-	if (o[0].val && strcmp(o[0].val, "dsr"))
-		return cli_err(-EINVAL, "unsupported method '%s': only dsr", o[0].val);
+	if (o[0].val && parse_method(o[0].val, &method, CLI_E))
+		return -EINVAL;
 	err = parse_vip(text, &key, CLI_E);
 	if (!err)
 		err = begin(&in, &t);
 	if (!err)
-		err = txn_vip_add(t, &key, CHLB_METHOD_DSR, NULL, CLI_E);
+		err = txn_vip_add(t, &key, method, NULL, CLI_E);
 	if (!err)
 		err = txn_commit(t, NULL, CLI_E);
 	if (!err)

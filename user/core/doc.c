@@ -46,6 +46,7 @@ struct name_val {
 
 static const struct name_val methods[] = {
 	{ "dsr", CHLB_METHOD_DSR },
+	{ "ipip", CHLB_METHOD_IPIP },
 	{ NULL, 0 },
 };
 static const struct name_val states[] = {
@@ -638,8 +639,8 @@ static int parse_health(json_object *o, const char *vpath, __u16 vip_port,
 	return type == CHLB_HEALTH_HTTP ? parse_http(o, path, h, e) : parse_tcp(o, path, e);
 }
 
-static int parse_backend(json_object *o, const char *path, struct doc_backend *b,
-			 struct chlb_err *e)
+static int parse_backend(json_object *o, const char *path, __u32 method,
+			 struct doc_backend *b, struct chlb_err *e)
 {
 	static const char *const keys[] = { "addr", "weight", "state", "mac", NULL };
 	struct chlb_err tmp = { 0 };
@@ -658,6 +659,10 @@ static int parse_backend(json_object *o, const char *path, struct doc_backend *b
 	b->state = state;
 	if (!has(o, "mac", &v))
 		return 0;
+	/* the next hop's MAC comes from the FIB, per packet: a fixed one would be ignored */
+	if (method == CHLB_METHOD_IPIP)
+		return bad(e, path, "mac", "ipip backends are reached through the FIB: "
+			   "\"mac\" is for dsr");
 	if (want_str(v, path, "mac", &s, e))
 		return -EINVAL;
 	if (parse_mac(s, b->mac, &tmp))
@@ -684,7 +689,8 @@ static int parse_backends(json_object *arr, const char *vpath, struct doc_vip *v
 	vip->nbackends = n;
 	for (i = 0; i < n; i++) {
 		path_fmt(path, "%s.backends[%zu]", vpath, i);
-		err = parse_backend(json_object_array_get_idx(arr, i), path, &vip->backends[i], e);
+		err = parse_backend(json_object_array_get_idx(arr, i), path, vip->method,
+				    &vip->backends[i], e);
 		if (err)
 			return err;
 	}

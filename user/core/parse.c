@@ -179,6 +179,29 @@ int parse_seed(const char *s, __u64 *seed, struct chlb_err *e)
 	return 0;
 }
 
+int parse_method(const char *s, __u32 *method, struct chlb_err *e)
+{
+	if (!strcmp(s, "dsr"))
+		*method = CHLB_METHOD_DSR;
+	else if (!strcmp(s, "ipip"))
+		*method = CHLB_METHOD_IPIP;
+	else
+		return err_usage(e, -EINVAL, "unknown method '%s': expected dsr or ipip", s);
+	return 0;
+}
+
+const char *method_name(__u32 method)
+{
+	switch (method) {
+	case CHLB_METHOD_DSR:
+		return "dsr";
+	case CHLB_METHOD_IPIP:
+		return "ipip";
+	default:
+		return "unknown";
+	}
+}
+
 void format_addr(const __u8 *addr, char *buf, size_t len)
 {
 	struct chlb_addr a;

@@ -22,6 +22,10 @@ int parse_weight(const char *s, unsigned int *w, struct chlb_err *e);
 int parse_u32(const char *what, const char *s, __u32 min, __u32 max, __u32 *out,
 	      struct chlb_err *e);
 int parse_seed(const char *s, __u64 *seed, struct chlb_err *e);
+/* dsr | ipip into enum chlb_method. */
+int parse_method(const char *s, __u32 *method, struct chlb_err *e);
+/* The method's name, "unknown" for a value no chlb defines (never NULL). */
+const char *method_name(__u32 method);
 
 /* Text forms; buffers of at least CLI_VIP_STRLEN / CLI_MAC_STRLEN. */
 #define CLI_VIP_STRLEN (CHLB_ADDR_STRLEN + 16)
