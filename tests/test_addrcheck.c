@@ -93,8 +93,8 @@ static void test_vip_family_field(void)
 	expect_msg("family 6", &e, "192.0.2.1 is IPv4");
 }
 
-/* addrcheck_backend on text for a VIP's text. */
-static int check_backend(const char *addr, const char *vip, const char *want)
+/* addrcheck_backend on text for a VIP's text, forwarded by method. */
+static int check_backend_m(const char *addr, const char *vip, __u32 method, const char *want)
 {
 	struct chlb_err e = {};
 	struct chlb_vip_key k;
@@ -103,15 +103,21 @@ static int check_backend(const char *addr, const char *vip, const char *want)
 
 	CU_ASSERT_EQUAL_FATAL(parse_vip(vip, &k, &e), 0);
 	CU_ASSERT_EQUAL_FATAL(parse_addr("backend address", addr, &a, &e), 0);
-	err = addrcheck_backend(&a, &k, &e);
+	err = addrcheck_backend(&a, &k, method, &e);
 	if (err) {
 		CU_ASSERT_EQUAL(e.kind, CHLB_EK_USAGE);
 		expect_msg(addr, &e, addr);
 		expect_msg(addr, &e, want);
 	} else if (want) {
-		fprintf(stderr, "backend '%s' accepted, expected '%s'\n", addr, want);
+		fprintf(stderr, "backend '%s' (%s) accepted, expected '%s'\n", addr,
+			method_name(method), want);
 	}
 	return err;
+}
+
+static int check_backend(const char *addr, const char *vip, const char *want)
+{
+	return check_backend_m(addr, vip, CHLB_METHOD_DSR, want);
 }
 
 static void test_backend_refused(void)
@@ -138,6 +144,38 @@ static void test_backend_refused(void)
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		CU_ASSERT_EQUAL(check_backend(bad[i].addr, bad[i].vip, bad[i].why), -EINVAL);
+}
+
+/*
+ * ipip: the same classes refused, link-local too (the outer packet is
+ * routed), IPv4 backends of IPv6 VIPs (6in4 is not built); IPv6 backends
+ * of IPv4 VIPs are fine (4in6).
+ */
+static void test_backend_ipip_refused(void)
+{
+	static const struct {
+		const char *addr, *vip, *why;
+	} bad[] = {
+		{ "0.0.0.0", "10.0.0.1:80/tcp", "unspecified" },
+		{ "0.1.2.3", "10.0.0.1:80/tcp", "0.0.0.0/8" },
+		{ "255.255.255.255", "10.0.0.1:80/tcp", "broadcast" },
+		{ "224.0.0.5", "10.0.0.1:80/tcp", "multicast" },
+		{ "127.0.0.1", "10.0.0.1:80/tcp", "loopback" },
+		{ "169.254.1.1", "10.0.0.1:80/tcp", "link-local address (169.254.0.0/16)" },
+		{ "::", "[2001:db8::1]:80/tcp", "unspecified" },
+		{ "::", "10.0.0.1:80/tcp", "unspecified" },
+		{ "ff02::1:ff00:5", "10.0.0.1:80/tcp", "multicast" },
+		{ "::1", "[2001:db8::1]:80/tcp", "loopback" },
+		{ "fe80::5", "[2001:db8::1]:80/tcp", "link-local address (fe80::/10)" },
+		{ "fe80::5", "10.0.0.1:80/tcp", "for ipip" },
+		{ "10.0.0.5", "[2001:db8::1]:80/tcp",
+		  "an IPv4 backend for an IPv6 VIP (IPv6 in IPv4) is not supported by ipip" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CU_ASSERT_EQUAL(check_backend_m(bad[i].addr, bad[i].vip, CHLB_METHOD_IPIP,
+						bad[i].why), -EINVAL);
 }
 
 /* The addresses just outside each refused range, and link-local backends. */
@@ -298,6 +336,43 @@ static void test_vip_ok(void)
 		CU_ASSERT_EQUAL(check_vip(good[i], NULL, NULL), 0);
 }
 
+/* ipip backends anywhere routable, of either family for an IPv4 VIP. */
+static void test_backend_ipip_ok(void)
+{
+	static const struct {
+		const char *addr, *vip;
+	} good[] = {
+		{ "203.0.113.5", "10.0.0.1:80/tcp" },	{ "2001:db8:77::5", "10.0.0.1:80/tcp" },
+		{ "1.0.0.0", "10.0.0.1:80/udp" },	{ "169.253.255.255", "10.0.0.1:80/tcp" },
+		{ "2001:db8:77::5", "[2001:db8::1]:80/tcp" }, { "fec0::1", "[2001:db8::1]:80/tcp" },
+		{ "::ffff:0:a00:1", "[2001:db8::1]:80/tcp" },
+	};
+	size_t i;
+
+	if (!have_ns)
+		printf("(in the host's namespace) ");
+	for (i = 0; i < ARRAY_SIZE(good); i++)
+		CU_ASSERT_EQUAL(check_backend_m(good[i].addr, good[i].vip, CHLB_METHOD_IPIP, NULL), 0);
+}
+
+/* An ipip backend at this host's own address: the frames would come back. */
+static void test_backend_ipip_own(void)
+{
+	if (!have_lo) {
+		printf("SKIPPED ");
+		return;
+	}
+	CU_ASSERT_EQUAL(check_backend_m("198.51.100.7", "10.0.0.1:80/tcp", CHLB_METHOD_IPIP,
+					"this host's own address (on lo)"), -EINVAL);
+	CU_ASSERT_EQUAL(check_backend_m("2001:db8:1::7", "10.0.0.1:80/tcp", CHLB_METHOD_IPIP,
+					"own address (on lo)"), -EINVAL);
+	/* dsr leaves that to neighbour resolution, as before */
+	CU_ASSERT_EQUAL(check_backend("198.51.100.7", "10.0.0.1:80/tcp", NULL), 0);
+	if (have_veth)
+		CU_ASSERT_EQUAL(check_backend_m("192.0.2.10", "10.0.0.1:80/tcp", CHLB_METHOD_IPIP,
+						"own address (on chlbt0)"), -EINVAL);
+}
+
 static void test_own_address(void)
 {
 	static const struct {
@@ -388,6 +463,7 @@ int main(void)
 		{ "VIPs: family byte must match the address", test_vip_family_field },
 		{ "backends: refused classes and family mismatch", test_backend_refused },
 		{ "backends: neighbours of refused ranges accepted", test_backend_ok },
+		{ "ipip backends: refused classes, link-local, 6in4", test_backend_ipip_refused },
 		{ "MACs: unicast only", test_mac },
 		{ "::ffff:a.b.c.d refused, write a.b.c.d", test_mapped_spelling },
 		CU_TEST_INFO_NULL,
@@ -395,6 +471,8 @@ int main(void)
 	static CU_TestInfo host[] = {
 		{ "VIPs: neighbours of refused ranges accepted", test_vip_ok },
 		{ "VIPs: this host's own addresses refused", test_own_address },
+		{ "ipip backends: routable, both families for IPv4 VIPs", test_backend_ipip_ok },
+		{ "ipip backends: this host's own addresses refused", test_backend_ipip_own },
 		{ "neighbour table: group and zero MACs refused", test_neigh_group_macs },
 		CU_TEST_INFO_NULL,
 	};

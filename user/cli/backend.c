@@ -23,7 +23,8 @@ int backend_help(void)
 	       "       (add, del, set: --force to change a VIP a chlb daemon manages)\n"
 	       CLI_HELP_GRAMMAR
 	       "       W    := 1..256 (default 1), share proportional to weight\n"
-	       "       MAC  := aa:bb:cc:dd:ee:ff (default: from the neighbour table)\n"
+	       "       MAC  := aa:bb:cc:dd:ee:ff (default: from the neighbour table);\n"
+	       "               dsr only: ipip VIPs reach backends through the kernel's routes\n"
 	       "       add:     new connections may land on it; live ones stay where\n"
 	       "                they are (flow table)\n"
 	       "       --drain: no new connections; its live ones continue (flow table)\n"
@@ -107,7 +108,8 @@ static void print_result(const char *action, struct target *t)
 		format_mac(b->mac, mac, sizeof(mac));
 		json_object_object_add(o, "id", json_object_new_int(id));
 		json_object_object_add(o, "weight", json_object_new_int(b->weight));
-		json_object_object_add(o, "mac", json_object_new_string(mac));
+		json_object_object_add(o, "mac", v->info.method == CHLB_METHOD_IPIP ? NULL :
+				       json_object_new_string(mac));
 		json_object_object_add(o, "state",
 				       json_object_new_string(backend_state_name(b->flags)));
 	}

@@ -53,6 +53,14 @@ static int count_slots(struct inst *in, __u32 vip_id, __u32 *per_id)
 	return err;
 }
 
+/* The MAC frames go to; "" for ipip, whose next hop comes from the FIB per packet. */
+static void row_mac(const struct row *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (r->vip->info.method != CHLB_METHOD_IPIP)
+		format_mac(r->b->mac, buf, len);
+}
+
 static void print_json(struct row *rows, int n, __u32 m)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -64,14 +72,14 @@ static void print_json(struct row *rows, int n, __u32 m)
 
 		format_vip(&rows[i].vip->key, vip, sizeof(vip));
 		format_addr(rows[i].b->addr, addr, sizeof(addr));
-		format_mac(rows[i].b->mac, mac, sizeof(mac));
+		row_mac(&rows[i], mac, sizeof(mac));
 		json_object_object_add(o, "vip", json_object_new_string(vip));
 		json_object_object_add(o, "address", json_object_new_string(addr));
 		json_object_object_add(o, "id", json_object_new_int64(rows[i].id));
 		json_object_object_add(o, "weight", json_object_new_int(rows[i].b->weight));
 		json_object_object_add(o, "state",
 				       json_object_new_string(backend_state_name(rows[i].b->flags)));
-		json_object_object_add(o, "mac", json_object_new_string(mac));
+		json_object_object_add(o, "mac", mac[0] ? json_object_new_string(mac) : NULL);
 		json_object_object_add(o, "slots", json_object_new_int64(rows[i].slots));
 		json_object_object_add(o, "share", json_object_new_double((double)rows[i].slots / m));
 		format_check(rows[i].h.result, rows[i].h.detail, check, sizeof(check));
@@ -98,12 +106,12 @@ static int print_plain(struct row *rows, int n, __u32 m)
 	for (i = 0; i < n; i++) {
 		format_vip(&rows[i].vip->key, vip, sizeof(vip));
 		format_addr(rows[i].b->addr, addr, sizeof(addr));
-		format_mac(rows[i].b->mac, mac, sizeof(mac));
+		row_mac(&rows[i], mac, sizeof(mac));
 		table_cell(t, "%s", vip);
 		table_cell(t, "%s", addr);
 		table_cell(t, "%u", rows[i].b->weight);
 		table_cell(t, "%s", backend_state_name(rows[i].b->flags));
-		table_cell(t, "%s", mac);
+		table_cell(t, "%s", mac[0] ? mac : "-");
 		table_cell(t, "%u", rows[i].slots);
 		table_cell(t, "%.2f%%", 100.0 * rows[i].slots / m);
 		format_check(rows[i].h.result, rows[i].h.detail, check, sizeof(check));

@@ -31,10 +31,12 @@ static void print_choice(struct inst *in, const char *vip, struct json_object *e
 {
 	char addr[CHLB_ADDR_STRLEN] = "", mac[CLI_MAC_STRLEN] = "";
 	int id = backend ? model_find_backend(&in->m, vip_id, backend) : -1;
+	const struct model_vip *v = model_vip_by_id(&in->m, vip_id);
+	bool ipip = v && v->info.method == CHLB_METHOD_IPIP;
 
 	if (backend)
 		chlb_addr_format(backend, addr, sizeof(addr));
-	if (id >= 0)
+	if (id >= 0 && !ipip)	/* ipip: the next hop's MAC comes from the FIB */
 		format_mac(in->m.backends[id].mac, mac, sizeof(mac));
 	if (cli.json) {
 		json_object_object_add(extra, "vip", json_object_new_string(vip));
@@ -42,12 +44,14 @@ static void print_choice(struct inst *in, const char *vip, struct json_object *e
 				       backend ? json_object_new_string(addr) : NULL);
 		json_object_object_add(extra, "backend_id",
 				       id >= 0 ? json_object_new_int(id) : NULL);
-		json_object_object_add(extra, "mac", id >= 0 ? json_object_new_string(mac) : NULL);
+		json_object_object_add(extra, "mac", mac[0] ? json_object_new_string(mac) : NULL);
 		cli_json_print(extra);
 		return;
 	}
 	json_object_put(extra);
-	if (backend)
+	if (backend && ipip)
+		printf("%s -> %s (id %d, ipip)\n", what, addr, id);
+	else if (backend)
 		printf("%s -> %s (id %d, mac %s)\n", what, addr, id, mac);
 	else
 		printf("%s -> no active backend: the data plane drops it\n", what);

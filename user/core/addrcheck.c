@@ -144,25 +144,63 @@ int addrcheck_vip(const struct chlb_vip_key *key, struct chlb_err *e)
 	return 0;
 }
 
-int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
-		      struct chlb_err *e)
+static int backend_dsr(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
+		       const char *text, struct chlb_err *e)
 {
-	char text[CHLB_ADDR_STRLEN], vtext[CLI_VIP_STRLEN];
-	const char *why = refused_why(addr->bytes, FOR_BACKEND);
+	char vtext[CLI_VIP_STRLEN];
 	bool v4 = chlb_addr_is_v4(addr);
+
+	if (v4 == family_is_v4(vip->addr))
+		return 0;
+	format_vip(vip, vtext, sizeof(vtext));
+	return err_usage(e, -EINVAL,
+			 "invalid backend address '%s' for VIP '%s': an %s backend for an "
+			 "%s VIP; DSR sends the client's packet unchanged, so the backend "
+			 "must own the VIP's family",
+			 text, vtext, family_name(v4), family_name(!v4));
+}
+
+static int backend_ipip(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
+			const char *text, struct chlb_err *e)
+{
+	char vtext[CLI_VIP_STRLEN], ifname[IF_NAMESIZE];
+	const char *why = refused_why(addr->bytes, FOR_VIP);
+	int owned;
+
+	if (why)	/* link-local: the outer packet is routed */
+		return err_usage(e, -EINVAL, "invalid backend address '%s' for ipip: %s", text,
+				 why);
+	if (chlb_addr_is_v4(addr) && !family_is_v4(vip->addr)) {
+		format_vip(vip, vtext, sizeof(vtext));
+		return err_usage(e, -EINVAL,
+				 "invalid backend address '%s' for VIP '%s': an IPv4 backend for "
+				 "an IPv6 VIP (IPv6 in IPv4) is not supported by ipip; use IPv6 "
+				 "backends", text, vtext);
+	}
+	owned = host_owns(addr->bytes, ifname);
+	if (owned < 0)
+		return err_fail(e, owned, "cannot list this host's addresses to check backend "
+				"'%s': %s", text, strerror(-owned));
+	if (owned)
+		return err_usage(e, -EINVAL,
+				 "invalid backend address '%s': this host's own address (on %s); "
+				 "the encapsulated frames would come back to the load balancer",
+				 text, ifname);
+	return 0;
+}
+
+int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
+		      __u32 method, struct chlb_err *e)
+{
+	char text[CHLB_ADDR_STRLEN];
+	const char *why = refused_why(addr->bytes, FOR_BACKEND);
 
 	format_addr(addr->bytes, text, sizeof(text));
 	if (why)
 		return err_usage(e, -EINVAL, "invalid backend address '%s': %s", text, why);
-	if (v4 != family_is_v4(vip->addr)) {
-		format_vip(vip, vtext, sizeof(vtext));
-		return err_usage(e, -EINVAL,
-				 "invalid backend address '%s' for VIP '%s': an %s backend for an "
-				 "%s VIP; DSR sends the client's packet unchanged, so the backend "
-				 "must own the VIP's family",
-				 text, vtext, family_name(v4), family_name(!v4));
-	}
-	return 0;
+	if (method == CHLB_METHOD_IPIP)
+		return backend_ipip(addr, vip, text, e);
+	return backend_dsr(addr, vip, text, e);
 }
 
 int addrcheck_mac(const __u8 mac[6], const char *what, struct chlb_err *e)

@@ -31,16 +31,23 @@
 int addrcheck_vip(const struct chlb_vip_key *key, struct chlb_err *e);
 
 /*
- * A backend's address for vip (method dsr). Refused with
- * err_usage(e, -EINVAL, ...): unspecified, broadcast, multicast, loopback
- * as for VIPs, any IPv4 address in 0.0.0.0/8, and a family other than the
- * VIP's: DSR sends the client's packet unchanged, so the backend must own
- * the VIP's family. Link-local backends are allowed: DSR backends are on
- * the LB's link, and the address is only used to find their MAC.
- * The family rule is DSR's; ipip (SPEC §11) will carry its own.
+ * A backend's address for vip forwarded by method (enum chlb_method).
+ * Refused with err_usage(e, -EINVAL, ...), both methods: unspecified,
+ * broadcast, multicast, loopback as for VIPs, any IPv4 address in
+ * 0.0.0.0/8.
+ *   dsr: a family other than the VIP's (DSR sends the client's packet
+ *     unchanged, so the backend must own the VIP's family). Link-local
+ *     backends are allowed: DSR backends are on the LB's link, and the
+ *     address is only used to find their MAC.
+ *   ipip: link-local addresses (the outer packet is routed), an IPv4
+ *     backend for an IPv6 VIP (IPv6 in IPv4 is not built), and an address
+ *     of this host (the encapsulated frame would come back to the LB).
+ *     The backend need not be on the LB's segment. Whether the instance has
+ *     an outer source for the backend's family is the caller's check.
+ * -errno with err_fail() when the host's addresses cannot be listed.
  */
 int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *vip,
-		      struct chlb_err *e);
+		      __u32 method, struct chlb_err *e);
 
 /*
  * A MAC usable as a unicast destination: the I/G bit clear (not multicast,

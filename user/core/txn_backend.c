@@ -52,6 +52,85 @@ static int free_backend_id(struct txn *t, struct chlb_err *e)
 			t->tgt.max_backends);
 }
 
+/* The instance must have an outer source of the backend's family (attach --encap-src). */
+static int check_outer_source(const struct model *m, const struct chlb_addr *addr,
+			      struct chlb_err *e)
+{
+	bool v4 = chlb_addr_is_v4(addr);
+	const char *fam = v4 ? "IPv4" : "IPv6";
+	char text[CHLB_ADDR_STRLEN];
+
+	if (m->cfg.encap[v4 ? 0 : 1].family)
+		return 0;
+	format_addr(addr->bytes, text, sizeof(text));
+	return err_usage(e, -EINVAL,
+			 "cannot forward to %s backend '%s' by ipip: the instance has no %s outer "
+			 "source address (its interface had no global %s address at attach); "
+			 "detach and attach again with --encap-src ADDR[/LEN]",
+			 fam, text, fam, fam);
+}
+
+int txn_check_backend(const struct txn *t, const struct model_vip *v,
+		      const struct chlb_addr *addr, const __u8 *mac, struct chlb_err *e)
+{
+	int err = addrcheck_backend(addr, &v->key, v->info.method, e);
+
+	if (err)
+		return err;
+	if (v->info.method != CHLB_METHOD_IPIP)
+		return mac ? addrcheck_mac(mac, "the MAC given", e) : 0;
+	if (mac)
+		return err_usage(e, -EINVAL,
+				 "ipip backends are reached through the FIB: --mac is for dsr");
+	return check_outer_source(&t->tgt, addr, e);
+}
+
+/* Backend id of VIP v after v's method changed: its MAC as the new method needs it. */
+static void method_fixup(struct txn *t, const struct model_vip *v, __u32 id)
+{
+	struct chlb_backend *b = &t->tgt.backends[id];
+
+	if (v->info.method == CHLB_METHOD_IPIP) {
+		/* the MAC itself stays: a packet still on the dsr path may read it */
+		b->flags &= ~CHLB_BACKEND_F_MAC_SET;
+		t->resolve[id] = 0;
+	} else if (!(b->flags & CHLB_BACKEND_F_MAC_SET)) {
+		t->resolve[id] = 1;
+	}
+}
+
+/* The VIP's method before this transaction differs from its target's. */
+static bool method_changed(const struct txn *t, const struct model_vip *v)
+{
+	const struct model_vip *old = model_find_vip(&t->cur, &v->key);
+
+	return old && old->info.method != v->info.method;
+}
+
+int txn_check_methods(struct txn *t, struct chlb_err *e)
+{
+	struct chlb_addr a;
+	__u32 id;
+	int i, err;
+
+	for (i = 0; i < t->tgt.nvips; i++) {
+		const struct model_vip *v = &t->tgt.vips[i];
+
+		if (!method_changed(t, v))
+			continue;
+		for (id = 0; id < t->tgt.max_backends; id++) {
+			if (!model_in_vip(&t->tgt, id, v->info.id))
+				continue;
+			method_fixup(t, v, id);
+			memcpy(a.bytes, t->tgt.backends[id].addr, CHLB_ADDR_LEN);
+			err = txn_check_backend(t, v, &a, NULL, e);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 static void set_fields(struct chlb_backend *b, const struct txn_backend *tb)
 {
 	if (tb->weight)
@@ -79,9 +158,7 @@ int txn_backend_add(struct txn *t, const struct chlb_vip_key *vip,
 	if (w.id >= 0)
 		return err_usage(e, -EEXIST, "backend '%s' already in VIP '%s'", w.addr_text,
 				 w.vip_text);
-	err = addrcheck_backend(&tb->addr, vip, e);
-	if (!err && tb->mac)
-		err = addrcheck_mac(tb->mac, "the MAC given", e);
+	err = txn_check_backend(t, w.vip, &tb->addr, tb->mac, e);
 	id = err ? err : free_backend_id(t, e);
 	if (id < 0)
 		return id;
@@ -91,7 +168,7 @@ int txn_backend_add(struct txn *t, const struct chlb_vip_key *vip,
 				    .vip_id = w.vip->info.id, .gen = t->cur.backends[id].gen + 1 };
 	memcpy(b->addr, tb->addr.bytes, CHLB_ADDR_LEN);
 	set_fields(b, tb);
-	t->resolve[id] = !tb->mac;
+	t->resolve[id] = !tb->mac && w.vip->info.method == CHLB_METHOD_DSR;
 	t->changed[w.vip->info.id] = 1;
 	return 0;
 }
@@ -106,8 +183,9 @@ int txn_backend_set(struct txn *t, const struct chlb_vip_key *vip,
 	err = find_existing(t, vip, &tb->addr, &w, e);
 	if (err)
 		return err;
-	if (tb->mac) {
-		err = addrcheck_mac(tb->mac, "the MAC given", e);
+	/* a new method is checked here too, so a document's error names the backend */
+	if (tb->mac || method_changed(t, w.vip)) {
+		err = txn_check_backend(t, w.vip, &tb->addr, tb->mac, e);
 		if (err)
 			return err;
 	}
@@ -115,7 +193,7 @@ int txn_backend_set(struct txn *t, const struct chlb_vip_key *vip,
 	set_fields(b, tb);
 	if (tb->resolve_mac && !tb->mac) {
 		b->flags &= ~CHLB_BACKEND_F_MAC_SET;
-		t->resolve[w.id] = 1;
+		t->resolve[w.id] = w.vip->info.method == CHLB_METHOD_DSR;
 	}
 	/* only weight and state shape the table: a new MAC needs no swap */
 	if (b->weight != t->cur.backends[w.id].weight ||

@@ -45,8 +45,13 @@ static int resolve_macs(struct txn *t, struct chlb_err *e)
 	int err;
 
 	for (id = 0; id < t->tgt.max_backends; id++) {
+		const struct model_vip *v;
+
 		if (!t->resolve[id] || !backend_in_use(&t->tgt.backends[id]))
 			continue;
+		v = model_vip_by_id(&t->tgt, t->tgt.backends[id].vip_id);
+		if (v && v->info.method == CHLB_METHOD_IPIP)
+			continue;	/* the FIB gives the next hop */
 		err = resolve_one(t, id, e);
 		if (err)
 			return err;
@@ -139,7 +144,9 @@ int txn_commit(struct txn *t, struct txn_result *res, struct chlb_err *e)
 	if (!res)
 		res = &none;
 	memset(res, 0, sizeof(*res));
-	err = resolve_macs(t, e);
+	err = txn_check_methods(t, e);
+	if (!err)
+		err = resolve_macs(t, e);
 	if (err)
 		return err;
 	recs = calloc(chlb_dp__journal_cap(&t->in->dp), sizeof(*recs));

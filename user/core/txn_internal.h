@@ -34,4 +34,20 @@ int recover(struct inst *in, bool *done, int *repaired, struct chlb_err *e);
 
 bool vip_same(const struct model_vip *a, const struct model_vip *b);
 
+/*
+ * Can VIP v (in the target) forward to a backend at addr by its method?
+ * The address (addrcheck_backend), the MAC given (NULL: none; a MAC is
+ * refused for ipip, whose next hop comes from the FIB) and, for ipip, an
+ * outer source address of the backend's family in the instance.
+ */
+int txn_check_backend(const struct txn *t, const struct model_vip *v,
+		      const struct chlb_addr *addr, const __u8 *mac, struct chlb_err *e);
+/*
+ * Backends kept by a VIP whose method changes in this transaction: fit
+ * for the new method (txn_check_backend), a MAC given for dsr dropped for
+ * ipip, and for dsr the MAC of each backend without one given resolved at
+ * commit like a new backend's.
+ */
+int txn_check_methods(struct txn *t, struct chlb_err *e);
+
 #endif /* CHLB_CORE_TXN_INTERNAL_H */
