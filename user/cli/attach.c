@@ -32,6 +32,7 @@
 #include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "cli.h"
+#include "core/encap_src.h"
 #include "core/parse.h"
 #include "core/pindir.h"
 #include "core/teardown.h"
@@ -51,6 +52,7 @@ static int attach_help(void)
 	printf("Usage: chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                  [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
 	       "                  [--flow-table N|off] [--udp-timeout SECONDS] [--dst-mac own|any]\n"
+	       "                  [--encap-src ADDR[/LEN]|own]...\n"
 	       "       loads the XDP program with these limits, pins it and its maps under the\n"
 	       "       pin directory, then attaches it to DEV\n"
 	       "       defaults: native mode, M=%u, V=%u, random seed, algo ring,\n"
@@ -63,6 +65,15 @@ static int attach_help(void)
 	       "       (another host's, broadcast, multicast) are passed to the kernel\n"
 	       "       (pass_not_for_us); any: forwarded whatever their destination MAC\n"
 	       "       (a VRRP virtual MAC, a macvlan's frames seen on its lower device)\n"
+	       "       --encap-src: the outer source addresses of ipip VIPs' packets, one\n"
+	       "       range per family (give it twice for both): each flow's source is\n"
+	       "       picked from ADDR/LEN by its hash (LEN %u..32 or %u..128), so a\n"
+	       "       backend's NIC spreads flows over its queues; the range must be routed\n"
+	       "       back to this host, and networks that drop unknown sources need a\n"
+	       "       single address. own (the default for a family not given): DEV's own\n"
+	       "       primary address of that family (one source for every flow); a\n"
+	       "       family DEV has no address of gets none, and its backends are\n"
+	       "       refused for ipip\n"
 	       "       --seed: the cluster's secret (it keeps flows' buckets unpredictable);\n"
 	       "       without it $CHLB_SEED, else random. A command line is readable by every\n"
 	       "       local user (/proc/PID/cmdline), a process's environment only by its owner.\n"
@@ -74,7 +85,8 @@ static int attach_help(void)
 	       CHLB_DEFAULT_TABLE_SIZE, CHLB_DEFAULT_VNODES, CHLB_DEFAULT_MAX_VIPS,
 	       CHLB_DEFAULT_MAX_BACKENDS, CHLB_DEFAULT_FLOW_ENTRIES,
 	       (unsigned long long)CHLB_DEFAULT_FLOW_ENTRIES * FLOW_ENTRY_BYTES / MIB,
-	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, CHLB_MIN_UDP_TIMEOUT, ATTACH_MEM_MAX >> 30,
+	       FLOW_ENTRY_BYTES, CHLB_DEFAULT_UDP_TIMEOUT, CHLB_MIN_UDP_TIMEOUT,
+	       32 - CHLB_ENCAP_SRC_MAX_BITS, 128 - CHLB_ENCAP_SRC_MAX_BITS, ATTACH_MEM_MAX >> 30,
 	       CHLB_RING_BUCKET_MAX_M, (unsigned long long)CHLB_RING_MAX_POINTS);
 	return 0;
 }
@@ -126,7 +138,7 @@ struct attach_args {
 };
 
 enum { O_MODE, O_TABLE, O_VNODES, O_SEED, O_ALGO, O_VIPS, O_BACKENDS, O_FLOWS, O_UDP_TIMEOUT,
-       O_DST_MAC };
+       O_DST_MAC, O_ENCAP, O_ENCAP2 };
 
 /* --flow-table N|off and --udp-timeout SECONDS. */
 static int parse_flow_opts(struct cli_opt *o, struct chlb_config *c)
@@ -191,6 +203,27 @@ static int parse_config(struct cli_opt *o, struct chlb_config *c)
 	return 0;
 }
 
+/* --encap-src ranges given, then DEV's own address for each family still unset. */
+static int parse_encap(struct cli_opt *o, struct attach_args *a)
+{
+	bool own = false;
+	int i, err;
+
+	for (i = O_ENCAP; i <= O_ENCAP2; i++) {
+		if (!o[i].val)
+			continue;
+		if (strcmp(o[i].val, "own")) {
+			err = encap_src_add(o[i].val, a->cfg.encap, CLI_E);
+			if (err)
+				return err;
+		} else if (own) {
+			return cli_err(-EINVAL, "invalid --encap-src: 'own' given twice");
+		}
+		own |= !strcmp(o[i].val, "own");
+	}
+	return encap_src_own(a->dev, a->cfg.encap, CLI_E);
+}
+
 static int parse_attach(int argc, char **argv, struct attach_args *a)
 {
 	struct cli_opt o[] = { [O_MODE] = CLI_OPT("--xdp-mode", CLI_ARG_REQ),
@@ -203,6 +236,9 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 			       [O_FLOWS] = CLI_OPT("--flow-table", CLI_ARG_REQ),
 			       [O_UDP_TIMEOUT] = CLI_OPT("--udp-timeout", CLI_ARG_REQ),
 			       [O_DST_MAC] = CLI_OPT("--dst-mac", CLI_ARG_REQ),
+			       /* twice: one range per family */
+			       [O_ENCAP] = CLI_OPT("--encap-src", CLI_ARG_REQ),
+			       [O_ENCAP2] = CLI_OPT("--encap-src", CLI_ARG_REQ),
 			       {} };
 	static const char *const names[] = { "DEV" };
 	int n, err;
@@ -220,7 +256,7 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
 	/* no MAC (lo, L3 devices): nothing to compare a destination with */
 	if (!err && !memcmp(a->cfg.if_mac, (__u8[6]){ 0 }, 6))
 		a->cfg.flags |= CHLB_CFG_F_ANY_DST_MAC;
-	return err;
+	return err ? err : parse_encap(o, a);
 }
 
 /* Refuse bad ring parameters before touching anything. */
@@ -329,6 +365,7 @@ static int attach_locked(struct attach_args *a)
 	int fd, err;
 
 	memcpy(opts.if_mac, a->cfg.if_mac, 6);
+	memcpy(opts.encap, a->cfg.encap, sizeof(opts.encap));
 	err = chlb_dp__load(&opts, &skel);
 	if (err) {
 		cli_fail(err, "cannot load the XDP program: %s", strerror(-err));
@@ -389,8 +426,10 @@ static void print_attached(const struct attach_args *a)
 
 	snprintf(seed, sizeof(seed), "%016llx", (unsigned long long)a->cfg.seed);
 	if (!cli.json) {
-		printf("attached to %s (%s mode), maps up to %llu MiB\n", a->dev,
-		       xdp_mode_name(a->cfg.xdp_mode), a->memory / MIB);
+		printf("attached to %s (%s mode), maps up to %llu MiB, ipip outer sources: ",
+		       a->dev, xdp_mode_name(a->cfg.xdp_mode), a->memory / MIB);
+		print_encap_src(a->cfg.encap);
+		printf("\n");
 		return;
 	}
 	o = json_object_new_object();
@@ -399,6 +438,7 @@ static void print_attached(const struct attach_args *a)
 	json_object_object_add(o, "seed", json_object_new_string(seed));
 	json_object_object_add(o, "dst_mac", json_object_new_string(
 		a->cfg.flags & CHLB_CFG_F_ANY_DST_MAC ? "any" : "own"));
+	json_object_object_add(o, "encap_src", encap_src_json(a->cfg.encap));
 	json_object_object_add(o, "pin_dir", json_object_new_string(cli.pin_dir));
 	json_object_object_add(o, "memory_max_bytes", json_object_new_uint64(a->memory));
 	cli_json_print(o);

@@ -95,12 +95,25 @@ int cli_dispatch(const char *object, const struct cli_cmd *cmds, int argc,
 	return cli_err(-EINVAL, "unknown command '%s'; try 'chlb help'", argv[0]);
 }
 
-static struct cli_opt *find_opt(struct cli_opt *opts, const char *name)
+/*
+ * The first entry named name not yet seen: an option listed n times in the
+ * table may be given up to n times (attach's --encap-src, one per family).
+ * *count: how many entries have that name.
+ */
+static struct cli_opt *find_opt(struct cli_opt *opts, const char *name, int *count)
 {
-	for (; opts->name; opts++)
-		if (!strcmp(opts->name, name))
-			return opts;
-	return NULL;
+	struct cli_opt *first = NULL, *unseen = NULL;
+
+	*count = 0;
+	for (; opts->name; opts++) {
+		if (strcmp(opts->name, name))
+			continue;
+		++*count;
+		first = first ? first : opts;
+		if (!opts->set && !unseen)
+			unseen = opts;
+	}
+	return unseen ? unseen : first;
 }
 
 static bool is_number(const char *s)
@@ -116,10 +129,13 @@ static bool is_number(const char *s)
 /* Consume one option at argv[i]; returns how many words it used or -EINVAL. */
 static int take_opt(struct cli_opt *opts, int argc, char **argv, int i)
 {
-	struct cli_opt *o = find_opt(opts, argv[i]);
+	int count;
+	struct cli_opt *o = find_opt(opts, argv[i], &count);
 
 	if (!o)
 		return cli_err(-EINVAL, "unknown option '%s'", argv[i]);
+	if (o->set && count > 1)
+		return cli_err(-EINVAL, "option '%s' given more than %d times", argv[i], count);
 	if (o->set)
 		return cli_err(-EINVAL, "option '%s' given twice", argv[i]);
 	o->set = true;

@@ -89,6 +89,15 @@ void cli_json_print_line(struct json_object *obj);
 	"       ADDR := IPv4 or IPv6 address\n" \
 	"       PROTO := tcp | udp\n"
 
+/*
+ * The outer sources of ipip ([0] IPv4, [1] IPv6, shared.h) as attach and
+ * status show them: {"ipv4": "ADDR/LEN" or null, "ipv6": ...}, and as
+ * text ("10.0.0.1/32 and none for IPv6").
+ */
+struct chlb_encap_src;
+struct json_object *encap_src_json(const struct chlb_encap_src *src);
+void print_encap_src(const struct chlb_encap_src *src);
+
 int do_attach(int argc, char **argv);
 int do_detach(int argc, char **argv);
 int do_status(int argc, char **argv);

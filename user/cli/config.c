@@ -92,7 +92,11 @@ static void print_plan_plain(const struct plan *p)
 		const struct plan_vip *v = &p->vips[i];
 
 		format_vip(&v->key, vip, sizeof(vip));
-		printf("%s: %s\n", vip, what[(int)v->what]);
+		if (v->method[0] && v->method[1] && v->method[0] != v->method[1])
+			printf("%s: %s (method %s -> %s)\n", vip, what[(int)v->what],
+			       method_name(v->method[0]), method_name(v->method[1]));
+		else
+			printf("%s: %s\n", vip, what[(int)v->what]);
 		for (j = 0; j < v->nbackends; j++)
 			print_backend_plain(&v->backends[j]);
 		if (v->what != '-' && v->what != '=')
@@ -139,6 +143,11 @@ static void print_plan_json(const struct plan *p)
 		format_vip(&v->key, vip, sizeof(vip));
 		json_object_object_add(o, "vip", json_object_new_string(vip));
 		json_object_object_add(o, "action", json_object_new_string(what[(int)v->what]));
+		json_object_object_add(o, "method", json_object_new_string(
+			method_name(v->method[1] ? v->method[1] : v->method[0])));
+		if (v->method[0] && v->method[1] && v->method[0] != v->method[1])
+			json_object_object_add(o, "method_before",
+					       json_object_new_string(method_name(v->method[0])));
 		l['+'] = json_object_new_array();
 		l['-'] = json_object_new_array();
 		l['~'] = json_object_new_array();

@@ -45,6 +45,7 @@ enum { D_CONFIG, D_ATTACH, D_METRICS, D_SETTLE, D_ETCD, D_PREFIX, D_NODE, D_ATTA
 static const char *const attach_opts[] = {
 	"--xdp-mode", "--table-size", "--vnodes", "--seed", "--algo", "--max-vips",
 	"--max-backends", "--flow-table", "--udp-timeout", "--dst-mac",
+	"--encap-src", "--encap-src",	/* one per family */
 };
 #define N_ATTACH_OPTS (sizeof(attach_opts) / sizeof(attach_opts[0]))
 

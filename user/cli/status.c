@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "core/parse.h"
 #include "core/build.h"
+#include "core/encap_src.h"
 #include "core/inst.h"
 #include "core/live.h"
 #include "core/managed.h"
@@ -47,6 +48,39 @@ static int status_help(void)
 {
 	printf("Usage: chlb status\n");
 	return 0;
+}
+
+struct json_object *encap_src_json(const struct chlb_encap_src *src)
+{
+	static const char *const keys[2] = { "ipv4", "ipv6" };
+	struct json_object *o = json_object_new_object();
+	char buf[ENCAP_SRC_STRLEN];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		encap_src_format(&src[k], buf, sizeof(buf));
+		json_object_object_add(o, keys[k], src[k].family ? json_object_new_string(buf) : NULL);
+	}
+	return o;
+}
+
+void print_encap_src(const struct chlb_encap_src *src)
+{
+	char buf[ENCAP_SRC_STRLEN];
+	unsigned int n;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (k)
+			printf(", ");
+		if (!src[k].family) {
+			printf("no IPv%d", k ? 6 : 4);
+			continue;
+		}
+		encap_src_format(&src[k], buf, sizeof(buf));
+		n = encap_src_count(&src[k]);
+		printf(n > 1 ? "%s (%u addresses)" : "%s", buf, n);
+	}
 }
 
 /* The kernel's own accounting of a map's memory, from fdinfo. */
@@ -234,6 +268,7 @@ static void print_json(struct inst *in, struct status *s)
 	json_object_object_add(o, "backends_max", json_object_new_int64(in->m.max_backends));
 	json_object_object_add(o, "memory_bytes", json_object_new_uint64(s->memory));
 	json_object_object_add(o, "flow_table", flow_json(in, s));
+	json_object_object_add(o, "encap_src", encap_src_json(in->m.cfg.encap));
 	for (i = 0; i < in->m.nvips; i++) {
 		struct json_object *v = json_object_new_object();
 
@@ -281,6 +316,9 @@ static int print_plain(struct inst *in, struct status *s)
 		       (unsigned long long)flow_entry_bytes(in, s));
 	else
 		printf("flow table:  off (stateless: every packet follows the current table)\n");
+	printf("ipip source: ");
+	print_encap_src(in->m.cfg.encap);
+	printf("\n");
 	printf("memory:      %llu bytes (maps)\n", (unsigned long long)s->memory);
 	if (s->daemon_alive)
 		printf("daemon:      pid %u manages it (source: %s %s)\n", s->daemon.pid,

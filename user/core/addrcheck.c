@@ -203,6 +203,18 @@ int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *v
 	return backend_dsr(addr, vip, text, e);
 }
 
+int addrcheck_encap_src(const char *text, const struct chlb_addr *addr, struct chlb_err *e)
+{
+	const char *why = refused_why(addr->bytes, FOR_BOTH);
+	char a[CHLB_ADDR_STRLEN];
+
+	if (!why)
+		return 0;
+	format_addr(addr->bytes, a, sizeof(a));
+	return err_usage(e, -EINVAL, "invalid --encap-src '%s': %s is %s", text ? text : a, a,
+			 why);
+}
+
 int addrcheck_mac(const __u8 mac[6], const char *what, struct chlb_err *e)
 {
 	static const __u8 zero[6], bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };

@@ -50,6 +50,15 @@ int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *v
 		      __u32 method, struct chlb_err *e);
 
 /*
+ * An outer source address of method ipip (attach --encap-src), or its
+ * range's first address: refused as for VIPs and backends together
+ * (unspecified, 0.0.0.0/8, broadcast, multicast, loopback, link-local):
+ * routers drop packets from them, or the backend cannot answer them.
+ * text: the value as given, named in the message (e may be NULL).
+ */
+int addrcheck_encap_src(const char *text, const struct chlb_addr *addr, struct chlb_err *e);
+
+/*
  * A MAC usable as a unicast destination: the I/G bit clear (not multicast,
  * not broadcast) and not all zero. what is a noun phrase naming where the
  * MAC came from; the message reads "<what> is <mac>, ...", e.g.

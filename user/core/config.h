@@ -42,6 +42,7 @@ struct plan_backend {
 struct plan_vip {
 	struct chlb_vip_key key;
 	char what;		/* '+' new VIP, '-' removed, '~' changed, '=' unchanged */
+	__u32 method[2];	/* before, after; 0: no VIP then */
 	struct plan_backend *backends;
 	int nbackends;
 	double moved;		/* share of slots whose backend changes */

@@ -130,6 +130,8 @@ static int plan_vip(struct txn *t, const struct chlb_vip_key *key, struct plan *
 	__u32 io = ov ? ov->info.id : 0, in = nv ? nv->info.id : 0;
 
 	pv->key = *key;
+	pv->method[0] = ov ? ov->info.method : 0;
+	pv->method[1] = nv ? nv->info.method : 0;
 	pv->backends = calloc(2 * t->tgt.max_backends, sizeof(*pv->backends));
 	if (!pv->backends)
 		return err_fail(e, -ENOMEM, "out of memory");
