@@ -499,6 +499,7 @@ static void test_series(void)
 		CU_ASSERT(value_of(t, "chlb_vip_bytes_total{vip=\"%s\"}", vips[i]) >= 0);
 		CU_ASSERT(value_of(t, "chlb_vip_no_backend_packets_total{vip=\"%s\"}", vips[i]) >=
 			  0);
+		CU_ASSERT(value_of(t, "chlb_vip_fragments_total{vip=\"%s\"}", vips[i]) >= 0);
 		CU_ASSERT_EQUAL(value_of(t, "chlb_vip_panic{vip=\"%s\"}", vips[i]), i == 1);
 	}
 	/* the VIP without traffic: there, at 0 */
@@ -519,6 +520,17 @@ static void test_series(void)
 	CU_ASSERT(value_of(t, "chlb_flow_table_inserts_total") > 0);
 	CU_ASSERT_EQUAL(value_of(t, "chlb_flow_table_expired_total"), 0);
 	CU_ASSERT_EQUAL(value_of(t, "chlb_flow_table_stale_total"), 0);
+	/* the ipip, ICMP and fragment counters: reasons and events, there at 0 */
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"redirect\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"pass_no_neigh\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"drop_no_route\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"drop_encap\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"tx_too_big\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"drop_too_big\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_packets_total{reason=\"drop_fragment\"}"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_icmp_steered_total"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_too_big_rate_limited_total"), 0);
+	CU_ASSERT_EQUAL(value_of(t, "chlb_vip_fragments_total{vip=\"%s\"}", VIP_D), 0);
 	CU_ASSERT_EQUAL(value_of(t, "chlb_config_applies_total{result=\"success\"}"), 3);
 	CU_ASSERT_EQUAL(value_of(t, "chlb_config_applies_total{result=\"failure\"}"), 1);
 	CU_ASSERT(strstr(t, "\nchlb_config_last_apply_timestamp_seconds 1700000000.250\n") != NULL);
@@ -608,8 +620,12 @@ static void compare_global(const char *t, struct json_object *g)
 		[CHLB_CNT_FLOW_REFUSED] = "chlb_flow_table_refused_total",
 		[CHLB_CNT_FLOW_EVICT_BUSY] = "chlb_flow_table_evicted_busy_total",
 		[CHLB_CNT_FLOW_EVICT_NEW] = "chlb_flow_table_evicted_new_total",
+		[CHLB_CNT_ICMP_STEERED] = "chlb_icmp_steered_total",
+		[CHLB_CNT_TOO_BIG_LIMITED] = "chlb_too_big_rate_limited_total",
 	};
 	int c, wrong = 0;
+
+	CU_ASSERT_EQUAL_FATAL(sizeof(flow) / sizeof(flow[0]), CHLB_CNT_MAX);
 
 	for (c = CHLB_CNT_RX + 1; c < CHLB_CNT_MAX; c++) {
 		long long want = jget(g, counter_name(c));
@@ -642,6 +658,8 @@ static void test_equal_stats(void)
 		wrong += value_of(t, "chlb_vip_bytes_total{vip=\"%s\"}", vip) != jget(v, "bytes");
 		wrong += value_of(t, "chlb_vip_no_backend_packets_total{vip=\"%s\"}", vip) !=
 			 jget(v, "no_backend");
+		wrong += value_of(t, "chlb_vip_fragments_total{vip=\"%s\"}", vip) !=
+			 jget(v, "fragments");
 		CU_ASSERT_FATAL(json_object_object_get_ex(v, "backends", &bs));
 		nb += compare_backends(t, vip, bs);
 	}

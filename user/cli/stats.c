@@ -80,7 +80,9 @@ static void table_vals(struct table *t, const struct val *v, int n, double dt)
 
 #define VIP_VALS(c, p) { { "packets", (c)->packets, (p) ? (p)->packets : 0 }, \
 			 { "bytes", (c)->bytes, (p) ? (p)->bytes : 0 }, \
-			 { "no_backend", (c)->no_backend, (p) ? (p)->no_backend : 0 } }
+			 { "no_backend", (c)->no_backend, (p) ? (p)->no_backend : 0 }, \
+			 { "fragments", (c)->fragments, (p) ? (p)->fragments : 0 } }
+#define N_VIP_VALS 4
 #define BACKEND_VALS(c, p) { { "packets", (c)->packets, (p) ? (p)->packets : 0 }, \
 			     { "bytes", (c)->bytes, (p) ? (p)->bytes : 0 }, \
 			     { "new_flows", (c)->new_flows, (p) ? (p)->new_flows : 0 } }
@@ -202,7 +204,7 @@ static void print_json(const struct snap *s, const struct snap *p, double dt, bo
 
 		format_vip(&vs->key, vip, sizeof(vip));
 		json_object_object_add(o, "vip", json_object_new_string(vip));
-		json_vals(o, v, 3, dt);
+		json_vals(o, v, N_VIP_VALS, dt);
 		json_object_object_add(o, "backends", json_backends(s, p, vs, dt));
 		json_object_array_add(arr, o);
 	}
@@ -223,14 +225,15 @@ static int print_plain(const struct snap *s, const struct snap *p, double dt)
 	const char *u = dt ? "/S" : "";
 	struct table *tv = NULL, *tb = NULL, *tg = NULL;
 	struct val gv[CHLB_CNT_MAX];
-	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], h[4][32];
+	char vip[CLI_VIP_STRLEN], addr[CHLB_ADDR_STRLEN], h[5][32];
 	int i, err = -ENOMEM;
 
 	snprintf(h[0], 32, ">PACKETS%s", u);
 	snprintf(h[1], 32, ">BYTES%s", u);
 	snprintf(h[2], 32, ">NO_BACKEND%s", u);
 	snprintf(h[3], 32, ">NEW_FLOWS%s", u);
-	tv = table_new(4, "VIP", h[0], h[1], h[2]);
+	snprintf(h[4], 32, ">FRAGMENTS%s", u);
+	tv = table_new(5, "VIP", h[0], h[1], h[2], h[4]);
 	tb = table_new(5, "VIP", "BACKEND", h[0], h[1], h[3]);
 	tg = table_new(2, "COUNTER", dt ? ">PER_SEC" : ">VALUE");
 	if (!tv || !tb || !tg)
@@ -241,7 +244,7 @@ static int print_plain(const struct snap *s, const struct snap *p, double dt)
 
 		format_vip(&vs->key, vip, sizeof(vip));
 		table_cell(tv, "%s", vip);
-		table_vals(tv, v, 3, dt);
+		table_vals(tv, v, N_VIP_VALS, dt);
 	}
 	for (i = 0; i < s->nb; i++) {
 		const struct bsnap *b = &s->b[i], *pb = snap_prev_backend(p, b);

@@ -282,7 +282,7 @@ static void render_health(struct out *o)
 
 /* ---- per VIP --------------------------------------------------------- */
 
-enum vfield { V_PACKETS, V_BYTES, V_NO_BACKEND, V_PANIC, V_FIELDS };
+enum vfield { V_PACKETS, V_BYTES, V_NO_BACKEND, V_FRAGMENTS, V_PANIC, V_FIELDS };
 
 static const struct fam vip_fams[V_FIELDS] = {
 	[V_PACKETS] = { "chlb_vip_packets_total", "counter", "Frames received for the VIP." },
@@ -290,6 +290,9 @@ static const struct fam vip_fams[V_FIELDS] = {
 		      "Bytes of the frames received for the VIP." },
 	[V_NO_BACKEND] = { "chlb_vip_no_backend_packets_total", "counter",
 			   "Frames for the VIP dropped because it had no usable backend." },
+	[V_FRAGMENTS] = { "chlb_vip_fragments_total", "counter",
+			  "IP fragments to the VIP's address, dropped (never passed to the "
+			  "kernel, which does not own the VIP)." },
 	[V_PANIC] = { "chlb_vip_panic", "gauge",
 		      "1 while every backend of the VIP is down and all are kept (fail open)." },
 };
@@ -303,6 +306,8 @@ static __u64 vip_value(const struct scrape *s, int i, enum vfield f)
 		return s->vs[i].bytes;
 	case V_NO_BACKEND:
 		return s->vs[i].no_backend;
+	case V_FRAGMENTS:
+		return s->vs[i].fragments;
 	default:
 		return !!(s->in.m.vips[i].info.flags & CHLB_VIP_F_PANIC);
 	}
@@ -326,10 +331,11 @@ static void render_vips(struct out *o)
 
 /* ---- global counters ------------------------------------------------- */
 
-static const struct flow_fam {
+/* The events counted beside a frame's reason: each a counter of its own. */
+static const struct event_fam {
 	const char *name, *help;
 	enum chlb_counter c;
-} flow_fams[] = {
+} event_fams[] = {
 	{ "chlb_flow_table_hits_total", "VIP frames whose backend came from the flow table.",
 	  CHLB_CNT_FLOW_HIT },
 	{ "chlb_flow_table_misses_total",
@@ -349,7 +355,15 @@ static const struct flow_fam {
 	{ "chlb_flow_table_evicted_new_total",
 	  "Flows pushed out before their second packet (a SYN flood, or a small table).",
 	  CHLB_CNT_FLOW_EVICT_NEW },
+	{ "chlb_icmp_steered_total",
+	  "ICMP and ICMPv6 errors quoting a VIP flow, sent to the backend owning the flow.",
+	  CHLB_CNT_ICMP_STEERED },
+	{ "chlb_too_big_rate_limited_total",
+	  "Frames too big once encapsulated whose ICMP answer (fragmentation needed, packet "
+	  "too big) the per-CPU rate limit held back.", CHLB_CNT_TOO_BIG_LIMITED },
 };
+_Static_assert(sizeof(event_fams) / sizeof(event_fams[0]) == CHLB_CNT_MAX - CHLB_CNT_REASONS,
+	       "every event counter needs a metric");
 
 /* rx is left out: it is the sum of the reasons, which a query can take itself. */
 static void render_global(struct out *o)
@@ -363,9 +377,9 @@ static void render_global(struct out *o)
 	for (c = CHLB_CNT_RX + 1; c < CHLB_CNT_REASONS; c++)
 		sample(o->f, "chlb_packets_total", u64s(v, o->s->g.counters[c]), "reason",
 		       counter_name(c), NULL);
-	for (i = 0; i < sizeof(flow_fams) / sizeof(flow_fams[0]); i++) {
-		family(o->f, flow_fams[i].name, "counter", flow_fams[i].help);
-		sample(o->f, flow_fams[i].name, u64s(v, o->s->g.counters[flow_fams[i].c]), NULL);
+	for (i = 0; i < sizeof(event_fams) / sizeof(event_fams[0]); i++) {
+		family(o->f, event_fams[i].name, "counter", event_fams[i].help);
+		sample(o->f, event_fams[i].name, u64s(v, o->s->g.counters[event_fams[i].c]), NULL);
 	}
 }
 
