@@ -27,8 +27,10 @@ static int lookup_help(void)
 }
 
 static void print_choice(struct inst *in, const char *vip, struct json_object *extra,
-			 const struct chlb_addr *backend, __u32 vip_id, const char *what)
+			 const struct chlb_addr *backend, __u32 vip_id, const char *what,
+			 const struct chlb_addr *outer_src)
 {
+	char src[CHLB_ADDR_STRLEN] = "";
 	char addr[CHLB_ADDR_STRLEN] = "", mac[CLI_MAC_STRLEN] = "";
 	int id = backend ? model_find_backend(&in->m, vip_id, backend) : -1;
 	const struct model_vip *v = model_vip_by_id(&in->m, vip_id);
@@ -38,6 +40,8 @@ static void print_choice(struct inst *in, const char *vip, struct json_object *e
 		chlb_addr_format(backend, addr, sizeof(addr));
 	if (id >= 0 && !ipip)	/* ipip: the next hop's MAC comes from the FIB */
 		format_mac(in->m.backends[id].mac, mac, sizeof(mac));
+	if (outer_src)
+		chlb_addr_format(outer_src, src, sizeof(src));
 	if (cli.json) {
 		json_object_object_add(extra, "vip", json_object_new_string(vip));
 		json_object_object_add(extra, "backend",
@@ -45,11 +49,16 @@ static void print_choice(struct inst *in, const char *vip, struct json_object *e
 		json_object_object_add(extra, "backend_id",
 				       id >= 0 ? json_object_new_int(id) : NULL);
 		json_object_object_add(extra, "mac", mac[0] ? json_object_new_string(mac) : NULL);
+		if (ipip)
+			json_object_object_add(extra, "outer_src",
+					       src[0] ? json_object_new_string(src) : NULL);
 		cli_json_print(extra);
 		return;
 	}
 	json_object_put(extra);
-	if (backend && ipip)
+	if (backend && ipip && src[0])
+		printf("%s -> %s (id %d, ipip from %s)\n", what, addr, id, src);
+	else if (backend && ipip)
 		printf("%s -> %s (id %d, ipip)\n", what, addr, id);
 	else if (backend)
 		printf("%s -> %s (id %d, mac %s)\n", what, addr, id, mac);
@@ -112,7 +121,8 @@ int do_lookup(int argc, char **argv)
 	if (!cli.json && what[0])
 		printf("%s\n", what);
 	snprintf(what, sizeof(what), "%s (slot %u)", pos[1], r.slot);
-	print_choice(&in, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, what);
+	print_choice(&in, pos[0], o, r.id >= 0 ? &r.backend : NULL, vip->info.id, what,
+		     r.has_outer_src ? &r.outer_src : NULL);
 out:
 	inst_close(&in);
 	return err;
@@ -147,7 +157,7 @@ int do_route(int argc, char **argv)
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "key", json_object_new_string(pos[1]));
-	print_choice(&in, pos[0], o, err ? NULL : &backend, vip->info.id, pos[1]);
+	print_choice(&in, pos[0], o, err ? NULL : &backend, vip->info.id, pos[1], NULL);
 	err = 0;
 out:
 	chlb_ring__free(ring);

@@ -83,6 +83,23 @@ static int live_owner(struct inst *in, const struct model_vip *vip, __u32 slot,
 	return id;
 }
 
+int lookup_outer_src(const struct model *m, const __u8 *addr, __u32 h, struct chlb_addr *src)
+{
+	struct chlb_addr a;
+	const struct chlb_encap_src *r;
+	__u32 last;
+
+	memcpy(a.bytes, addr, CHLB_ADDR_LEN);
+	r = &m->cfg.encap[chlb_addr_is_v4(&a) ? 0 : 1];
+	if (!r->family)
+		return -ENOENT;
+	memcpy(src->bytes, r->addr, CHLB_ADDR_LEN);
+	memcpy(&last, src->bytes + 12, 4);
+	last |= htonl(h & chlb_encap_src_mask(r));
+	memcpy(src->bytes + 12, &last, 4);
+	return 0;
+}
+
 int lookup_flow(struct inst *in, const struct model_vip *vip, const struct chlb_addr *client,
 		__u16 cport, struct lookup_result *r, struct chlb_err *e)
 {
@@ -100,5 +117,10 @@ int lookup_flow(struct inst *in, const struct model_vip *vip, const struct chlb_
 	r->id = id;
 	if (id >= 0)
 		memcpy(r->backend.bytes, in->m.backends[id].addr, CHLB_ADDR_LEN);
+	/* the source follows the hash alone: an existing flow on another backend of the
+	 * same family has the same one */
+	r->has_outer_src = vip->info.method == CHLB_METHOD_IPIP && id >= 0 &&
+			   !lookup_outer_src(&in->m, in->m.backends[id].addr, r->hash,
+					     &r->outer_src);
 	return 0;
 }

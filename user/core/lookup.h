@@ -17,6 +17,8 @@ struct lookup_result {
 	struct chlb_addr backend;
 	struct chlb_flow_key key;	/* the five-tuple as hashed */
 	int flow_id;		/* backend the flow table holds for it, or -1 */
+	bool has_outer_src;	/* ipip, a backend, a source range of its family */
+	struct chlb_addr outer_src;	/* the outer header's source (bpf/encap.h) */
 };
 
 /*
@@ -24,6 +26,14 @@ struct lookup_result {
  * packet without a flow table). flow_id: the backend an existing flow
  * keeps, when the flow table holds a record the data plane would honour.
  */
+/*
+ * Method ipip: the outer source of a flow with 32-bit hash h to a backend
+ * at addr, as bpf/encap.h builds it: the range of the backend's family
+ * with the host bits (chlb_encap_src_mask) of its last word from h.
+ * -ENOENT when the instance has no range of that family.
+ */
+int lookup_outer_src(const struct model *m, const __u8 *addr, __u32 h, struct chlb_addr *src);
+
 int lookup_flow(struct inst *in, const struct model_vip *vip, const struct chlb_addr *client,
 		__u16 cport, struct lookup_result *r, struct chlb_err *e);
 
