@@ -630,6 +630,147 @@ c -d "$H" detach >/dev/null
 run -d "$H" -j attach x0
 check "attach -j: memory_max_bytes" [ "$rc" -eq 0 -a "$(jq_py "$out" 'd["memory_max_bytes"] > 16 << 20')" = True ]
 
+# ---- method ipip: VIPs, backends, outer sources, lookup, stats ---------------------
+
+reset_h
+I=${PIN}x20
+ci() { cd_ "$I" "$@"; }
+VI4=10.0.0.100:80/tcp
+VI6='[2001:db8::1]:443/udp'
+# v0 holds 10.9.0.1/24 and 2001:db8:9::1/64: the default outer sources (own)
+run -d "$I" attach v0
+check "attach: the plain line names the outer sources (own)" \
+	grep -qF "ipip outer sources: 10.9.0.1/32, 2001:db8:9::1/128" <<<"$out"
+run -d "$I" -j status
+check "status -j: encap_src is v0's own addresses" [ "$rc" -eq 0 -a \
+	"$(jq_py "$out" 'd["encap_src"]["ipv4"], d["encap_src"]["ipv6"]')" = "10.9.0.1/32 2001:db8:9::1/128" ]
+run -d "$I" status
+check "status: the outer sources" grep -qF "ipip source: 10.9.0.1/32, 2001:db8:9::1/128" <<<"$out"
+change "vip add --method ipip (IPv4)" "" -d "$I" vip add $VI4 --method ipip
+change "vip add --method ipip (IPv6)" -j -d "$I" vip add "$VI6" --method ipip
+change "vip add --method dsr beside them" "" -d "$I" vip add 10.0.0.100:81/tcp --method dsr
+run -d "$I" -j vip list
+check "vip list -j: the methods" [ "$(jq_py "$out" '" ".join(v["method"] for v in d["vips"])')" = "ipip ipip dsr" ]
+run -d "$I" vip list
+check "vip list: a METHOD column with ipip" grep -qE "^10\.0\.0\.100:80/tcp +ipip " <<<"$out"
+# backends off the segment, with no neighbour entry: ipip needs no MAC
+change "ipip backend off the LB's segment, no --mac" "" -d "$I" backend add $VI4 203.0.113.5
+change "ipip: an IPv6 backend for an IPv4 VIP (4in6)" -j -d "$I" backend add $VI4 2001:db8:77::5 --weight 2
+check "... add -j shows no MAC" [ "$(jq_py "$out" 'd["mac"]')" = None ]
+change "ipip: an IPv6 backend for an IPv6 VIP" "" -d "$I" backend add "$VI6" 2001:db8:77::6
+change "ipip: a backend on the segment too" "" -d "$I" backend add $VI4 10.9.0.77
+run -d "$I" -j backend list $VI4
+check "backend list -j: ipip backends have no MAC, the table is theirs" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); b = d["backends"]
+assert sorted(x["address"] for x in b) == ["10.9.0.77", "2001:db8:77::5", "203.0.113.5"], b
+assert all(x["mac"] is None for x in b), b
+assert sum(x["slots"] for x in b) == d["table_size"]
+' "$out"
+run -d "$I" backend list $VI4
+check "backend list: MAC '-' for ipip" grep -qE "^10\.0\.0\.100:80/tcp +203\.0\.113\.5 +1 +active +- " <<<"$out"
+check "no neighbour entry was made for the off-link backend" \
+	bash -c "! ip -n $NS neigh show 203.0.113.5 | grep -q ."
+plain_json "lookup (ipip)" -d "$I" lookup $VI4 192.0.2.7:40000
+run -d "$I" -j lookup $VI4 192.0.2.7:40000
+check "lookup -j: the outer source is v0's address, no MAC" [ "$(jq_py "$out" 'd["mac"], d["outer_src"] in ("10.9.0.1", "2001:db8:9::1")')" = "None True" ]
+run -d "$I" -j lookup "$VI6" '[2001:db8:77::9]:5'
+check "lookup -j (IPv6): from 2001:db8:9::1 to 2001:db8:77::6" \
+	[ "$(jq_py "$out" 'd["backend"], d["outer_src"]')" = "2001:db8:77::6 2001:db8:9::1" ]
+run -d "$I" lookup "$VI6" '[2001:db8:77::9]:5'
+check "lookup: the line names ipip and its source" grep -qF "(id 2, ipip from 2001:db8:9::1)" <<<"$out"
+run -d "$I" -j stats
+check "stats -j: the ipip/ICMP/fragment counters and each VIP's fragments" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); g = d["global"]
+for k in ("redirect", "pass_no_neigh", "drop_no_route", "drop_encap", "tx_too_big",
+          "drop_too_big", "drop_fragment", "icmp_steered", "too_big_limited"):
+    assert isinstance(g[k], int), k
+assert all(isinstance(v["fragments"], int) for v in d["vips"]), d["vips"]
+' "$out"
+run -d "$I" stats
+check "stats: a FRAGMENTS column, the new counters' rows" \
+	bash -c 'grep -q "FRAGMENTS" <<<"$1" && grep -qE "^drop_fragment +[0-9]+" <<<"$1" &&
+		grep -qE "^icmp_steered +[0-9]+" <<<"$1" && grep -qE "^redirect +[0-9]+" <<<"$1"' _ "$out"
+
+# Bad input for ipip: exit 2, one Error: line naming the value, nothing changed.
+exp_before=$(ci config export)
+ipip_bad() {
+	local name=$1 want=$2; shift 2
+	bad "$name" -d "$I" "$@"
+	grep -qF -- "$want" <<<"$err" || ko "... the error says '$want'" "$err"
+}
+ipip_bad "ipip: --mac refused" "ipip backends are reached through the FIB: --mac is for dsr" \
+	backend add $VI4 203.0.113.6 --mac 02:00:00:00:00:66
+ipip_bad "ipip: an IPv4 backend for an IPv6 VIP (6in4 not built)" \
+	"an IPv4 backend for an IPv6 VIP (IPv6 in IPv4) is not supported by ipip" \
+	backend add "$VI6" 203.0.113.6
+ipip_bad "ipip: the LB's own address" "'10.9.0.1': this host's own address (on v0)" \
+	backend add $VI4 10.9.0.1
+ipip_bad "ipip: the LB's own IPv6 address" "own address (on v0)" backend add "$VI6" 2001:db8:9::1
+ipip_bad "ipip: 0.0.0.0" "'0.0.0.0': the unspecified address" backend add $VI4 0.0.0.0
+ipip_bad "ipip: loopback" "'127.0.0.1': a loopback address" backend add $VI4 127.0.0.1
+ipip_bad "ipip: multicast" "'224.0.0.1': a multicast address" backend add $VI4 224.0.0.1
+ipip_bad "ipip: broadcast" "'255.255.255.255': the limited broadcast" backend add $VI4 255.255.255.255
+ipip_bad "ipip: IPv4 link-local (not routed)" "'169.254.1.1' for ipip: a link-local address" \
+	backend add $VI4 169.254.1.1
+ipip_bad "ipip: IPv6 link-local (not routed)" "'fe80::1' for ipip: a link-local address" \
+	backend add "$VI6" fe80::1
+ipip_bad "ipip: unknown method named" "unknown method 'gre': expected dsr or ipip" \
+	vip add 10.0.0.100:82/tcp --method gre
+ipip_bad "ipip: method in capitals" "unknown method 'IPIP'" vip add 10.0.0.100:82/tcp --method IPIP
+ipip_bad "dsr keeps its family rule" "an IPv6 backend for an IPv4 VIP; DSR" \
+	backend add 10.0.0.100:81/tcp 2001:db8:9::30 --mac 02:00:00:00:00:30
+check "ipip bad inputs changed nothing (config export before = after)" \
+	[ "$exp_before" = "$(ci config export)" ]
+ci detach >/dev/null
+
+# --encap-src: bad values refused before anything is attached
+for v in 10.0.0.0/8 foo 224.0.0.1 127.0.0.1/32 0.0.0.0 169.254.1.1 fe80::1 10.1.2.3/33 \
+	10.0.0.1/x 2001:db8::/64 0.0.0.5/16 ff02::1/128 ''; do
+	bad "attach --encap-src '$v'" -d "$I" attach x0 --encap-src "$v"
+	grep -qF -- "'$v'" <<<"$err" || ko "... the error names '$v'" "$err"
+done
+bad "attach: two IPv4 ranges" -d "$I" attach x0 --encap-src 172.16.0.0/16 --encap-src 172.17.0.0/16
+check "... names both" grep -qF "'172.17.0.0/16': a second IPv4 range (172.16.0.0/16 given already)" <<<"$err"
+bad "attach: --encap-src own twice" -d "$I" attach x0 --encap-src own --encap-src own
+bad "attach: --encap-src three times" -d "$I" attach x0 --encap-src own \
+	--encap-src 172.16.0.0/16 --encap-src 2001:db8::/112
+bad "attach: --encap-src without a value" -d "$I" attach x0 --encap-src
+check "bad --encap-src: nothing pinned, nothing attached" \
+	bash -c "[ ! -e '$I' ] && ! ip -n $NS link show x0 | grep -q xdp"
+
+# x0 has no address: no outer source unless given, and ipip backends say how to get one
+run -d "$I" -j attach x0 --xdp-mode skb
+check "attach x0 (no addresses): encap_src null for both families" [ "$rc" -eq 0 -a \
+	"$(jq_py "$out" 'd["encap_src"]["ipv4"], d["encap_src"]["ipv6"]')" = "None None" ]
+ci vip add $VI4 --method ipip
+bad "ipip backend without an outer source of its family" -d "$I" backend add $VI4 203.0.113.5
+check "... the error names the fix (--encap-src)" bash -c 'grep -qF "the instance has no IPv4 outer source address" <<<"$1" &&
+	grep -qF -- "--encap-src ADDR[/LEN]" <<<"$1"' _ "$err"
+ci detach >/dev/null
+# a range for IPv4 (2^16 sources), IPv6 still own (none on x0)
+run -d "$I" attach x0 --xdp-mode skb --encap-src 172.16.77.9/16
+check "attach --encap-src 172.16.77.9/16: the range, host bits zeroed" bash -c '[ "$1" -eq 0 ] &&
+	grep -qF "ipip outer sources: 172.16.0.0/16 (65536 addresses), no IPv6" <<<"$2"' _ "$rc" "$out"
+ci vip add $VI4 --method ipip
+change "ipip backend with an IPv4 range" "" -d "$I" backend add $VI4 203.0.113.5
+bad "an IPv6 backend: no IPv6 source on x0" -d "$I" backend add $VI4 2001:db8:77::5
+check "... names IPv6" grep -qF "no IPv6 outer source address" <<<"$err"
+run -d "$I" -j lookup $VI4 192.0.2.7:40000
+check "lookup: the outer source is the range with the flow hash's low 16 bits" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); h = d["hash"]
+assert d["outer_src"] == "172.16.%d.%d" % ((h >> 8) & 255, h & 255), d
+' "$out"
+ci detach >/dev/null
+run -d "$I" -j attach x0 --xdp-mode skb --encap-src 2001:db8:ff::/112 --encap-src 198.51.100.7
+check "attach with both families given" [ "$rc" -eq 0 -a \
+	"$(jq_py "$out" 'd["encap_src"]["ipv4"], d["encap_src"]["ipv6"]')" = "198.51.100.7/32 2001:db8:ff::/112" ]
+ci detach >/dev/null
+check "ipip cases: nothing left attached or pinned" \
+	bash -c "[ ! -e '$I' ] && ! ip -n $NS link show x0 | grep -q xdp && ! ip -n $NS link show v0 | grep -q xdp"
+
 # ---- help, detach -j, the testbed's teardown ---------------------------------------
 
 reset_h
