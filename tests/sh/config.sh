@@ -158,6 +158,92 @@ run -j backend list
 check "refused backends left nothing behind" \
 	[ "$(field '[b["address"] for b in d["backends"] if b["address"] in ("10.9.0.255","10.9.0.97","224.0.0.9")]')" = "[]" ]
 
+# ---- method ipip in documents ------------------------------------------------------
+c config export >"$TMP/pre-ipip.json"
+# The instance's document plus VIP $1 with method $2 and backends $3 (JSON).
+ipdoc() {
+	python3 - "$TMP/pre-ipip.json" "$@" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["vips"].append({"vip": sys.argv[2], "method": sys.argv[3], "backends": json.loads(sys.argv[4])})
+print(json.dumps(d))
+PY
+}
+nv=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["vips"]))' "$TMP/pre-ipip.json")
+VI=10.0.0.120:80/tcp
+VM=10.0.0.121:80/tcp
+ipdoc $VI ipip '[{"addr":"203.0.113.5"},{"addr":"2001:db8:77::5","weight":2}]' >"$TMP/i1.json"
+run -j config apply "$TMP/i1.json"
+check "apply an ipip VIP (off-link and 4in6 backends, no MAC): one swap" \
+	[ "$rc" -eq 0 -a "$(field 'd["swaps"]')" = 1 ]
+run config export
+echo "$out" >"$TMP/i-e1.json"
+check "export: the VIP's method is ipip, its backends have no mac" python3 -c '
+import json, sys
+v = [v for v in json.load(open(sys.argv[1]))["vips"] if v["vip"] == sys.argv[2]][0]
+assert v["method"] == "ipip" and all("mac" not in b for b in v["backends"]), v
+' "$TMP/i-e1.json" $VI
+run -j config apply "$TMP/i-e1.json"
+check "ipip: export -> apply changes nothing" [ "$rc" -eq 0 -a "$(field 'd["swaps"], d["entries"]')" = "0 0" ]
+c config export >"$TMP/i-e2.json"
+check "ipip: a second export is byte for byte the first" cmp -s "$TMP/i-e1.json" "$TMP/i-e2.json"
+
+# dsr -> ipip: the same backends, the method changed, the table not swapped
+ipdoc $VM dsr '[{"addr":"10.9.0.2"},{"addr":"10.9.0.30","mac":"02:00:00:00:00:30"}]' >"$TMP/m1.json"
+run config apply "$TMP/m1.json"
+check "a dsr VIP, one MAC resolved (the peer), one given" [ "$rc" -eq 0 ]
+c config export >"$TMP/m-e1.json"
+ipdoc $VM ipip '[{"addr":"10.9.0.2"},{"addr":"10.9.0.30"}]' >"$TMP/m2.json"
+run config apply --dry-run "$TMP/m2.json"
+check "dry run: the VIP changes, the plan names the method" \
+	grep -qF "$VM: changed (method dsr -> ipip)" <<<"$out"
+run -j config apply --dry-run "$TMP/m2.json"
+check "dry run -j: method ipip, method_before dsr, no slot moves" [ "$(field '[(v["method"], v["method_before"], v["moved_share"]) for v in d["vips"] if v["vip"] == "'$VM'"][0]')" = "('ipip', 'dsr', 0.0)" ]
+run -j config apply "$TMP/m2.json"
+check "dsr -> ipip applied: no table swap" [ "$rc" -eq 0 -a "$(field 'd["swaps"]')" = 0 ]
+run -j vip list
+check "vip list: now ipip" [ "$(field '[v["method"] for v in d["vips"] if v["vip"] == "'$VM'"]')" = "['ipip']" ]
+run config export "$VM"
+check "export: ipip, the given MAC dropped" bash -c 'grep -q "\"method\": \"ipip\"" <<<"$1" && ! grep -q "\"mac\"" <<<"$1"' _ "$out"
+run -j backend list "$VM"
+check "backend list: no MAC for the ipip VIP's backends" [ "$(field '[b["mac"] for b in d["backends"]]')" = "[None, None]" ]
+
+# ipip -> dsr refused: a backend of the other family, a MAC that cannot be resolved
+c config export >"$TMP/i-before.json"
+ipdoc $VI dsr '[{"addr":"203.0.113.5"},{"addr":"2001:db8:77::5","weight":2}]' >"$TMP/i2.json"
+run config apply "$TMP/i2.json"
+check "ipip -> dsr with an IPv6 backend on an IPv4 VIP: exit 2, the path" \
+	bash -c '[ "$1" -eq 2 ] && grep -qF "vips[$2].backends[1]: invalid backend address '"'"'2001:db8:77::5'"'"' for VIP '"'"'$3'"'"': an IPv6 backend for an IPv4 VIP; DSR" <<<"$4"' \
+	_ "$rc" "$nv" "$VI" "$err"
+ipdoc $VI dsr '[{"addr":"203.0.113.5"}]' >"$TMP/i3.json"
+run config apply "$TMP/i3.json"
+check "ipip -> dsr, a backend off the segment: exit 1, its MAC cannot be resolved" \
+	bash -c '[ "$1" -eq 1 ] && grep -qF "cannot resolve the MAC of 203.0.113.5" <<<"$2"' _ "$rc" "$err"
+ipdoc $VI ipip '[{"addr":"203.0.113.5","mac":"02:00:00:00:00:05"}]' >"$TMP/i4.json"
+run config apply "$TMP/i4.json"
+check "a \"mac\" in an ipip VIP's backend: exit 2, the path" \
+	bash -c '[ "$1" -eq 2 ] && grep -qF "vips[$2].backends[0].mac: ipip backends are reached through the FIB" <<<"$3"' \
+	_ "$rc" "$nv" "$err"
+ipdoc $VI gre '[]' >"$TMP/i5.json"
+run config apply "$TMP/i5.json"
+check "an unknown method: exit 2, named" \
+	bash -c '[ "$1" -eq 2 ] && grep -qF "].method: unknown method '"'"'gre'"'"': expected dsr or ipip" <<<"$2"' _ "$rc" "$err"
+c config export >"$TMP/i-after.json"
+check "refused method changes changed nothing" cmp -s "$TMP/i-before.json" "$TMP/i-after.json"
+
+# ipip -> dsr: the peer's MAC resolved like a new backend's, the other one given
+ipdoc $VM dsr '[{"addr":"10.9.0.2"},{"addr":"10.9.0.30","mac":"02:00:00:00:00:31"}]' >"$TMP/m3.json"
+run -j config apply "$TMP/m3.json"
+check "ipip -> dsr applied" [ "$rc" -eq 0 ]
+peer_mac=$(ip -n "$PEER" -br link show v1 | awk '{print $3}')
+run -j backend list "$VM"
+check "dsr again: the peer's MAC resolved, the given one set" \
+	[ "$(field '" ".join(b["mac"] for b in sorted(d["backends"], key=lambda b: b["address"]))')" = "$peer_mac 02:00:00:00:00:31" ]
+c config apply "$TMP/pre-ipip.json" >/dev/null
+c config export >"$TMP/post-ipip.json"
+check "the document before the ipip cases applies again, exported the same" \
+	cmp -s "$TMP/pre-ipip.json" "$TMP/post-ipip.json"
+
 # ---- pins of another layout are refused with what to do -------------------------
 python3 - "$PIN" 1 <<'PY'
 import json, subprocess, sys
