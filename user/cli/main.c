@@ -25,6 +25,7 @@ static int usage(void)
 	       "       chlb attach DEV [--xdp-mode native|skb] [--table-size M] [--vnodes V]\n"
 	       "                       [--seed HEX] [--algo NAME] [--max-vips N] [--max-backends N]\n"
 	       "                       [--flow-table N|off] [--udp-timeout SECONDS] [--dst-mac own|any]\n"
+	       "                       [--encap-src ADDR[/LEN]|own]...\n"
 	       "       chlb detach\n"
 	       "       chlb status\n"
 	       "       chlb vip { add VIP [--method dsr|ipip] | del VIP | list }\n"
