@@ -38,6 +38,8 @@ TB_VIP6=fd00:213:1::1		# IPv6 VIP
 RT_VIP46=10.213.1.2		# IPv4 VIP for IPv6 backends (4in6)
 RT_VIPNET4=10.213.1.0/24	# what the client and router route to the LB
 RT_VIPNET6=fd00:213:1::/64
+RT_ENCAP4=10.213.9.0/24		# outer source ranges for attach --encap-src,
+RT_ENCAP6=fd00:213:9::/120	# routed back to the LB like the VIPs
 TB_BACKENDS="b1 b2 b3"
 RT_SINK_PORT=9000		# backends: reads to EOF, answers "NAME sha256"
 RT_SOURCE_PORT=9001		# backends: sends RT_SOURCE_BYTES, then closes
@@ -97,9 +99,12 @@ rt_setup_router() {
 	rt_addrs rt eth0 "$(tb_ip4 rt)" "$(tb_ip6 rt)" && rt_addrs rt eth1 "$(rt_gw4)" "$(rt_gw6)" ||
 		return 1
 	tb_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
-	# The VIPs live behind the LB: so do ICMP errors sent to them.
+	# The VIPs live behind the LB: so do ICMP errors sent to them. So do
+	# the outer source ranges (errors about encapsulated packets).
 	ip -n "$TB-rt" route add "$RT_VIPNET4" via "$(tb_ip4 lb)" &&
-		ip -n "$TB-rt" -6 route add "$RT_VIPNET6" via "$(tb_ip6 lb)"
+		ip -n "$TB-rt" -6 route add "$RT_VIPNET6" via "$(tb_ip6 lb)" &&
+		ip -n "$TB-rt" route add "$RT_ENCAP4" via "$(tb_ip4 lb)" &&
+		ip -n "$TB-rt" -6 route add "$RT_ENCAP6" via "$(tb_ip6 lb)"
 }
 
 # The LB as README's "Deploying on a real NIC" asks: forwarding on (for
