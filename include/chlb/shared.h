@@ -439,6 +439,13 @@ struct chlb_flow_cpu {
 };
 
 /*
+ * The too-big answers' rate limit (bpf/too_big.h), on each CPU: this many
+ * a second, up to CHLB_TOO_BIG_BURST of them at once.
+ */
+#define CHLB_TOO_BIG_RATE	1000
+#define CHLB_TOO_BIG_BURST	100
+
+/*
  * Method ipip: the outer source addresses of one family, set at attach
  * (`--encap-src`). The outer source of a flow is addr with its host bits
  * (the last 32-bit word; at most CHLB_ENCAP_SRC_MAX_BITS of them) taken
