@@ -1,0 +1,897 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Method ipip, for real: the chlb program is loaded (not attached, not
+ * pinned), its VIPs set to method ipip, and frames run through it with
+ * BPF_PROG_TEST_RUN as received on an interface of a private network
+ * namespace (tests/helpers/ipip_net.h) whose routes and neighbours
+ * bpf_fib_lookup() consults. Each VIP has one backend, in a subnet whose
+ * route gives one outcome: XDP_TX, redirect, no neighbour, blackhole, ...
+ *
+ * Every forwarded frame is compared byte for byte with the frame this
+ * file builds on its own: the outer header from the specification (the
+ * source from the flow hash and the range, TOS, DF, flow label, lengths),
+ * its checksum by this file's one's complement sum, the MACs of the
+ * neighbour entries, the inner packet as it came. The ICMP answers are
+ * built here the same way, with their checksums (ICMPv6's over the
+ * pseudo-header). Every counter is checked after every frame: exactly the
+ * expected reason moved, by one, and the expected event if any.
+ *
+ * Without a network namespace (no privilege) every test says SKIPPED.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <CUnit/Basic.h>
+
+#include "chlb/shared.h"	/* the skeleton names its types */
+#include "chlb.skel.h"
+#include "dp/dataplane.h"
+#include "helpers/ipip_net.h"
+#include "helpers/pkt.h"
+#include "helpers/xdp_run.h"
+#include "helpers/cu_main.h"
+
+#define SEED		0x0123456789abcdefULL
+#define M		7
+#define MAX_VIPS	32
+#define MAX_BACKENDS	32
+#define VIP4		"10.0.0.100"
+#define VIP6		"2001:db8::100"
+#define CLIENT4		"203.0.113.7"
+#define CLIENT6		"2001:db8:99::7"
+#define SRC4		"172.16.0.0"	/* the outer sources: a /24 ... */
+#define SRC4_LEN	24
+#define SRC6		"2001:db8:5::"	/* ... and a /112 */
+#define SRC6_LEN	112
+#define SRC4_ONE	"192.0.2.1"	/* the other instance: the LB's own, /32 */
+
+static const __u8 SENDER_MAC[6] = { 0x02, 0xc1, 0, 0, 0, 0x01 };	/* the router before the LB */
+
+struct vip_def {
+	int family;
+	const char *addr;
+	__u16 port;
+	const char *backend;	/* its one backend */
+};
+
+enum {
+	V44, V66, V46, V64, V44_REDIR, V66_REDIR, V44_NONEIGH, V66_NONEIGH,
+	V44_BLACKHOLE, V66_BLACKHOLE, V44_UNREACH, V44_NOROUTE, V44_MTU, V66_MTU, NVIPS
+};
+
+static const struct vip_def vips[NVIPS] = {
+	[V44] = { 4, VIP4, 80, "10.1.0.2" },
+	[V66] = { 6, VIP6, 80, "2001:db8:b::2" },
+	[V46] = { 4, VIP4, 81, "2001:db8:b::3" },
+	[V64] = { 6, VIP6, 81, "10.1.0.3" },
+	[V44_REDIR] = { 4, VIP4, 82, "10.2.0.2" },
+	[V66_REDIR] = { 6, VIP6, 82, "2001:db8:c::2" },
+	[V44_NONEIGH] = { 4, VIP4, 83, "10.3.0.2" },
+	[V66_NONEIGH] = { 6, VIP6, 83, "2001:db8:d::2" },
+	[V44_BLACKHOLE] = { 4, VIP4, 84, "10.4.0.2" },
+	[V66_BLACKHOLE] = { 6, VIP6, 84, "2001:db8:e::2" },
+	[V44_UNREACH] = { 4, VIP4, 85, "10.5.0.2" },
+	[V44_NOROUTE] = { 4, VIP4, 86, "10.9.0.2" },
+	[V44_MTU] = { 4, VIP4, 87, "10.6.0.2" },
+	[V66_MTU] = { 6, VIP6, 87, "2001:db8:f::2" },
+};
+
+/* One loaded instance with its outer source ranges. */
+struct lb {
+	struct chlb *skel;
+	struct chlb_dp dp;
+	int prog_fd;
+	struct chlb_encap_src src[2];
+};
+
+static struct ipip_net net;
+static struct lb lb_range;	/* SRC4/24, SRC6/112 */
+static struct lb lb_one;	/* SRC4_ONE/32, no IPv6 range */
+static char skip_why[160];	/* set: every test is SKIPPED */
+
+#define CHECK(cond, desc)                                                   \
+	do {                                                                \
+		CU_ASSERT(cond);                                            \
+		if (!(cond))                                                \
+			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
+	} while (0)
+
+#define SKIP_IF_NO_NETNS()                                          \
+	do {                                                        \
+		if (skip_why[0]) {                                  \
+			printf("SKIPPED (%s) ", skip_why);          \
+			return;                                     \
+		}                                                   \
+	} while (0)
+
+/* ---- this file's own checksums and byte order ------------------------- */
+
+static __u32 sum16(__u32 sum, const __u8 *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (__u32)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (__u32)p[len - 1] << 8;
+	return sum;
+}
+
+static __u16 fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+static void put16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void put32(__u8 *p, __u32 v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+static __u16 get16(const __u8 *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+/* Fill the checksum at csum (inside p[0..len)) so that p sums to 0xffff. */
+static void fill_csum(__u8 *p, size_t len, __u8 *csum, __u32 pseudo)
+{
+	put16(csum, 0);
+	put16(csum, (__u16)~fold(sum16(pseudo, p, len)));
+}
+
+/* The frame's L2 header length: Ethernet, and a tag if it has one. */
+static size_t l2_len(const __u8 *f)
+{
+	return f[12] == 0x81 && f[13] == 0x00 ? 18 : 14;
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static int addr_of(int family, const char *text, __u8 *a)
+{
+	struct chlb_vip_key k;
+
+	if (pkt_vip_key(family, text, 0, 0, &k))
+		return -EINVAL;
+	memcpy(a, k.addr, CHLB_ADDR_LEN);
+	return 0;
+}
+
+static int family_of(const char *text)
+{
+	return strchr(text, ':') ? 6 : 4;
+}
+
+static int range(const char *text, int prefix_len, struct chlb_encap_src *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->family = family_of(text) == 4 ? CHLB_FAMILY_INET : CHLB_FAMILY_INET6;
+	s->prefix_len = prefix_len;
+	return addr_of(family_of(text), text, s->addr);
+}
+
+/* VIP v: id v, method ipip, every slot to its one backend, id v. */
+static int add_vip(struct lb *lb, __u32 v)
+{
+	struct chlb_vip_info info = { .id = v, .method = CHLB_METHOD_IPIP };
+	struct chlb_backend be = { .weight = 1, .vip_id = v, .flags = CHLB_BACKEND_F_IN_USE };
+	struct chlb_vip_key key;
+	__u32 slots[M], s;
+	int err;
+
+	err = addr_of(family_of(vips[v].backend), vips[v].backend, be.addr);
+	if (err)
+		return err;
+	if (bpf_map_update_elem(lb->dp.backends_fd, &v, &be, BPF_ANY))
+		return -errno;
+	for (s = 0; s < M; s++)
+		slots[s] = v;
+	err = chlb_dp__set_table(&lb->dp, v, slots);
+	if (!err)
+		err = pkt_vip_key(vips[v].family, vips[v].addr, vips[v].port, IPPROTO_TCP, &key);
+	if (!err)
+		err = chlb_dp__vip_add(&lb->dp, &key, &info);
+	if (!err)
+		err = pkt_vip_key(vips[v].family, vips[v].addr, vips[v].port, IPPROTO_UDP, &key);
+	if (!err) {
+		info.id = v + NVIPS;	/* the same backend's table, by id */
+		err = chlb_dp__set_table(&lb->dp, v + NVIPS, slots);
+	}
+	if (!err)
+		err = chlb_dp__vip_add(&lb->dp, &key, &info);
+	return err;
+}
+
+static int load_lb(struct lb *lb)
+{
+	struct chlb_dp_opts opts = {
+		.max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS,
+		.table_size = M, .seed = SEED, .dst_mac_check = 1,
+	};
+	__u32 v;
+	int err;
+
+	memcpy(opts.if_mac, ipip_if0_mac, 6);
+	memcpy(opts.encap, lb->src, sizeof(opts.encap));
+	err = chlb_dp__load(&opts, &lb->skel);
+	if (!err)
+		err = chlb_dp__from_skel(lb->skel, &lb->dp);
+	for (v = 0; !err && v < NVIPS; v++)
+		err = add_vip(lb, v);
+	if (!err)
+		lb->prog_fd = bpf_program__fd(lb->skel->progs.chlb_xdp);
+	return err;
+}
+
+/* Test runs execute on the calling CPU: one CPU, one rate-limit bucket. */
+static void pin_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int suite_init(void)
+{
+	int skip, err;
+
+	err = ipip_net_setup(&net, &skip, skip_why, sizeof(skip_why));
+	if (err && skip) {
+		fprintf(stderr, "test_ipip: SKIPPED: %s\n", skip_why);
+		return 0;
+	}
+	skip_why[0] = 0;
+	if (!err)
+		err = range(SRC4, SRC4_LEN, &lb_range.src[0]);
+	if (!err)
+		err = range(SRC6, SRC6_LEN, &lb_range.src[1]);
+	if (!err)
+		err = range(SRC4_ONE, 32, &lb_one.src[0]);
+	if (!err)
+		err = load_lb(&lb_range);
+	if (!err)
+		err = load_lb(&lb_one);
+	if (err) {
+		fprintf(stderr, "test_ipip: set-up failed: %s %s\n", strerror(-err),
+			skip_why);
+		return -1;
+	}
+	pin_cpu();
+	return 0;
+}
+
+static void close_lb(struct lb *lb)
+{
+	if (!lb->skel)
+		return;
+	chlb_dp__close(&lb->dp);
+	chlb__destroy(lb->skel);
+}
+
+static int suite_clean(void)
+{
+	close_lb(&lb_range);
+	close_lb(&lb_one);
+	return 0;
+}
+
+/* ---- frames --------------------------------------------------------------- */
+
+/* A TCP (or UDP) frame from the client to VIP v, to the LB's MAC. */
+static __u32 frame(int v, __u8 proto, __u16 sport, __u16 payload, __u16 frag_off, __u16 vlan,
+		   __u8 *f, struct pkt_spec *spec)
+{
+	struct pkt_spec s = {
+		.family = vips[v].family, .proto = proto,
+		.src = vips[v].family == 4 ? CLIENT4 : CLIENT6, .dst = vips[v].addr,
+		.sport = sport, .dport = vips[v].port, .payload_len = payload,
+		.frag_off = frag_off, .vlan = vlan,
+	};
+	ssize_t n;
+
+	memcpy(s.smac, SENDER_MAC, 6);
+	memcpy(s.dmac, ipip_if0_mac, 6);
+	n = pkt_build(&s, f, PKT_MAX);
+	CU_ASSERT_FATAL(n > 0);
+	if (spec)
+		*spec = s;
+	return n;
+}
+
+/* Set the inner TOS / traffic class (the IPv4 checksum follows). */
+static void set_tos(__u8 *f, __u8 tos)
+{
+	__u8 *ip = f + l2_len(f);
+
+	if (ip[0] >> 4 == 4) {
+		ip[1] = tos;
+		fill_csum(ip, (ip[0] & 0xf) * 4, ip + 10, 0);
+	} else {
+		ip[0] = 0x60 | tos >> 4;
+		ip[1] = (tos & 0xf) << 4 | (ip[1] & 0xf);
+	}
+}
+
+/* ---- expected frames, built here ------------------------------------------ */
+
+/* The flow hash's top half, as chlb_send() hands it to the encapsulation. */
+static __u32 flow_hash(const struct pkt_spec *s)
+{
+	struct chlb_flow_key key;
+
+	CU_ASSERT_FATAL(pkt_flow_key(s, &key) == 0);
+	return chlb_flow_hash(&key, SEED);
+}
+
+/* The outer source: the range with its low bits (at most 16) from h. */
+static void outer_source(const struct chlb_encap_src *r, __u32 h, __u8 *src)
+{
+	int v4 = r->family == CHLB_FAMILY_INET;
+	int bits = (v4 ? 32 : 128) - r->prefix_len;
+	__u32 mask = (1u << (bits > 16 ? 16 : bits)) - 1, last;
+
+	memcpy(src, v4 ? r->addr + 12 : r->addr, v4 ? 4 : 16);
+	src += v4 ? 0 : 12;
+	last = (__u32)src[0] << 24 | src[1] << 16 | src[2] << 8 | src[3];
+	put32(src, last | (h & mask));
+}
+
+struct encap_want {
+	const __u8 *dmac, *smac;
+	__u8 src[16];		/* outer source */
+	__u8 dst[16];		/* outer destination: the backend */
+	int outer6;
+	__u32 label;
+};
+
+/* What the program must make of in (len bytes) for backend of VIP v, flow hash h. */
+static void encap_want(const struct lb *lb, int v, __u32 h, struct encap_want *w)
+{
+	int outer6 = family_of(vips[v].backend) == 6;
+
+	w->outer6 = outer6;
+	outer_source(&lb->src[outer6], h, w->src);
+	inet_pton(outer6 ? AF_INET6 : AF_INET, vips[v].backend, w->dst);
+	w->label = (h & 0xfffff) ? (h & 0xfffff) : 1;
+	w->dmac = ipip_gw0_mac;
+	w->smac = ipip_if0_mac;
+}
+
+static size_t put_outer(const struct encap_want *w, const __u8 *inner, __u8 *o)
+{
+	int inner6 = inner[0] >> 4 == 6;
+	__u32 ilen = inner6 ? get16(inner + 4) + 40u : get16(inner + 2);
+	__u8 tos = inner6 ? (get16(inner) >> 4) & 0xff : inner[1];
+
+	if (!w->outer6) {
+		memset(o, 0, 20);
+		o[0] = 0x45;
+		o[1] = tos;
+		put16(o + 2, ilen + 20);
+		put16(o + 6, get16(inner + 6) & 0x4000);	/* DF copied */
+		o[8] = 64;
+		o[9] = 4;
+		memcpy(o + 12, w->src, 4);
+		memcpy(o + 16, w->dst, 4);
+		fill_csum(o, 20, o + 10, 0);
+		return 20;
+	}
+	put32(o, 6u << 28 | (__u32)tos << 20 | w->label);
+	put16(o + 4, ilen);
+	o[6] = inner6 ? 41 : 4;
+	o[7] = 64;
+	memcpy(o + 8, w->src, 16);
+	memcpy(o + 24, w->dst, 16);
+	return 40;
+}
+
+/* The encapsulated frame: L2 (tag kept), outer header, in's packet unchanged. */
+static __u32 build_encap(const struct encap_want *w, const __u8 *in, __u32 len, __u8 *out)
+{
+	size_t l2 = l2_len(in), hl;
+
+	memcpy(out, w->dmac, 6);
+	memcpy(out + 6, w->smac, 6);
+	memcpy(out + 12, in + 12, l2 - 12);
+	put16(out + l2 - 2, w->outer6 ? ETH_P_IPV6 : ETH_P_IP);
+	hl = put_outer(w, in + l2, out + l2);
+	memcpy(out + l2 + hl, in + l2, len - l2);
+	return len + hl;
+}
+
+/* The answer's L2 header: back to the sender from the LB, the tag kept. */
+static size_t put_reply_l2(const __u8 *in, __u8 *out)
+{
+	size_t l2 = l2_len(in);
+
+	memcpy(out, in + 6, 6);
+	memcpy(out + 6, ipip_if0_mac, 6);
+	memcpy(out + 12, in + 12, l2 - 12);
+	return l2;
+}
+
+/* ICMP fragmentation needed for the IPv4 frame in, next-hop MTU mtu. */
+static __u32 build_frag_needed(const __u8 *in, __u16 mtu, __u8 *out)
+{
+	size_t l2 = put_reply_l2(in, out);
+	const __u8 *ip = in + l2;
+	__u8 *o = out + l2, *icmp = o + 20;
+
+	memset(o, 0, 28);
+	o[0] = 0x45;
+	o[1] = 0xc0;
+	put16(o + 2, 56);
+	o[8] = 64;
+	o[9] = IPPROTO_ICMP;
+	memcpy(o + 12, ip + 16, 4);	/* from the VIP */
+	memcpy(o + 16, ip + 12, 4);	/* to the client */
+	fill_csum(o, 20, o + 10, 0);
+	icmp[0] = 3;
+	icmp[1] = 4;
+	put16(icmp + 6, mtu);
+	memcpy(icmp + 8, ip, 28);
+	fill_csum(icmp, 36, icmp + 2, 0);
+	return l2 + 56;
+}
+
+/* ICMPv6 packet too big for the IPv6 frame in: 1280 bytes, 1232 of them quoted. */
+static __u32 build_ptb6(const __u8 *in, __u32 mtu, __u8 *out)
+{
+	size_t l2 = put_reply_l2(in, out);
+	const __u8 *ip = in + l2;
+	__u8 *o = out + l2, *icmp = o + 40;
+	__u32 pseudo;
+
+	memset(o, 0, 48);
+	o[0] = 0x60;
+	put16(o + 4, 1240);
+	o[6] = IPPROTO_ICMPV6;
+	o[7] = 64;
+	memcpy(o + 8, ip + 24, 16);
+	memcpy(o + 24, ip + 8, 16);
+	icmp[0] = 2;
+	put32(icmp + 4, mtu);
+	memcpy(icmp + 8, ip, 1232);
+	pseudo = sum16(sum16(0, o + 8, 32), (const __u8 *)"\0\0\x04\xd8\0\0\0\x3a", 8);
+	fill_csum(icmp, 1240, icmp + 2, pseudo);
+	return l2 + 1280;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+struct expect {
+	const char *desc;
+	__u32 verdict;
+	int reason;		/* enum chlb_counter: the frame's */
+	int event;		/* an event counted beside it, or -1 */
+	const __u8 *want;	/* expected output (NULL: the input unchanged) */
+	__u32 want_len;
+};
+
+#define EXPECT(d, v, r, ev) { .desc = (d), .verdict = (v), .reason = (r), .event = (ev) }
+
+/*
+ * Run f on lb: the verdict, the output (except for drops), and every
+ * counter: exactly the reason and the event moved, by one.
+ */
+static void run(struct lb *lb, const struct expect *e, const __u8 *f, __u32 len,
+		struct xdp_result *r)
+{
+	struct chlb_global_stats a, b;
+	const __u8 *want = e->want ? e->want : f;
+	__u32 want_len = e->want ? e->want_len : len;
+	int i, err;
+
+	CU_ASSERT_EQUAL_FATAL(chlb_dp__global_stats(&lb->dp, &a), 0);
+	err = xdp_run_ingress(lb->prog_fd, net.if0, f, len, r);
+	CHECK(err == 0, e->desc);
+	if (err)
+		return;
+	CU_ASSERT_EQUAL_FATAL(chlb_dp__global_stats(&lb->dp, &b), 0);
+	CHECK(r->verdict == e->verdict, e->desc);
+	if (e->verdict != XDP_DROP) {
+		CHECK(r->len == want_len, e->desc);
+		CHECK(r->len == want_len && !memcmp(r->out, want, want_len), e->desc);
+	}
+	for (i = 0; i < CHLB_CNT_MAX; i++) {
+		CHECK(b.counters[i] - a.counters[i] ==
+		      (__u64)(i == CHLB_CNT_RX || i == e->reason || i == e->event), e->desc);
+		if (i != CHLB_CNT_RX && b.counters[i] != a.counters[i] && i != e->reason &&
+		    i != e->event)
+			fprintf(stderr, "\n    [%s] verdict %u, counted %d", e->desc, r->verdict, i);
+	}
+}
+
+/* Encapsulated to VIP v's backend by lb, via IPIP_GW0 unless told. */
+static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u32 len,
+		      const struct pkt_spec *s, __u32 verdict, int reason)
+{
+	static __u8 want[PKT_MAX + 64];
+	struct encap_want w;
+	struct xdp_result r;
+	struct expect e = EXPECT(desc, verdict, reason, -1);
+
+	encap_want(lb, v, flow_hash(s), &w);
+	if (reason == CHLB_CNT_REDIRECT) {
+		w.dmac = ipip_gw1_mac;
+		w.smac = ipip_if1_mac;
+	} else if (reason == CHLB_CNT_PASS_NO_NEIGH) {
+		w.dmac = ipip_if0_mac;	/* to the LB's kernel ... */
+		w.smac = SENDER_MAC;	/* ... as sent */
+	}
+	e.want = want;
+	e.want_len = build_encap(&w, f, len, want);
+	run(lb, &e, f, len, &r);
+}
+
+/* The output's outer header sums right, by this file's computation. */
+static int outer_csum_ok(const __u8 *out)
+{
+	size_t l2 = l2_len(out);
+
+	return out[l2] >> 4 == 6 || fold(sum16(0, out + l2, 20)) == 0xffff;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_4in4(void)
+{
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	struct xdp_result r;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V44, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "4in4, DF clear, TOS 0", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V44, IPPROTO_TCP, 40001, 100, 0x4000, 0, f, &s);
+	set_tos(f, 0xb9);	/* DSCP 46 (EF), ECN ECT(1) */
+	run_encap(&lb_range, "4in4, DF set, EF + ECT(1)", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V44, IPPROTO_TCP, 40002, 0, 0x4000, 0, f, &s);
+	set_tos(f, 0x03);	/* CE */
+	run_encap(&lb_range, "4in4, CE", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V44, IPPROTO_UDP, 40003, 300, 0x4000, 0, f, &s);
+	run_encap(&lb_range, "4in4, UDP", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V44, IPPROTO_TCP, 40004, 10, 0, 42, f, &s);
+	run_encap(&lb_range, "4in4, VLAN 42 kept", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	/* a short packet in a padded frame: the lengths are the packet's */
+	len = frame(V44, IPPROTO_TCP, 40005, 0, 0, 0, f, &s);
+	memset(f + len, 0, 6);
+	run_encap(&lb_range, "4in4, Ethernet padding", V44, f, len + 6, &s, XDP_TX, CHLB_CNT_TX);
+	/* the checksum of one output, once more by a plain sum */
+	len = frame(V44, IPPROTO_TCP, 40006, 100, 0x4000, 0, f, &s);
+	CU_ASSERT_EQUAL(xdp_run_ingress(lb_range.prog_fd, net.if0, f, len, &r), 0);
+	CU_ASSERT(outer_csum_ok(r.out));
+	CU_ASSERT_EQUAL(r.out[14 + 6], 0x40);	/* DF */
+	CU_ASSERT(!memcmp(r.out + 34, f + 14, len - 14));
+}
+
+static void test_6in6(void)
+{
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V66, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "6in6", V66, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V66, IPPROTO_TCP, 40001, 100, 0, 0, f, &s);
+	set_tos(f, 0xba);	/* EF, ECT(0) */
+	run_encap(&lb_range, "6in6, EF + ECT(0)", V66, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V66, IPPROTO_UDP, 40002, 50, 0, 0, f, &s);
+	set_tos(f, 0x03);
+	run_encap(&lb_range, "6in6, UDP, CE", V66, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V66, IPPROTO_TCP, 40003, 10, 0, 4094, f, &s);
+	run_encap(&lb_range, "6in6, VLAN 4094 kept", V66, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V66, IPPROTO_TCP, 40004, 0, 0, 0, f, &s);
+	memset(f + len, 0, 8);
+	run_encap(&lb_range, "6in6, padding", V66, f, len + 8, &s, XDP_TX, CHLB_CNT_TX);
+}
+
+static void test_4in6(void)
+{
+	const struct expect e = EXPECT("IPv6 VIP, IPv4 backend: 6in4 not built", XDP_DROP, CHLB_CNT_DROP_ENCAP, -1);
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	struct xdp_result r;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V46, IPPROTO_TCP, 40000, 100, 0x4000, 0, f, &s);
+	set_tos(f, 0x29);	/* AF11, ECT(1) */
+	run_encap(&lb_range, "4in6", V46, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V46, IPPROTO_UDP, 40001, 20, 0, 7, f, &s);
+	run_encap(&lb_range, "4in6, UDP, VLAN 7", V46, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(V64, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run(&lb_range, &e, f, len, &r);
+}
+
+/* Outer sources of many flows: in the range, as the hash says, spread. */
+static void check_sources(struct lb *lb, int v, int want_distinct, const char *desc)
+{
+	__u8 f[PKT_MAX], seen[64][16];
+	struct pkt_spec s;
+	struct xdp_result r;
+	struct encap_want w;
+	int i, j, distinct = 0, v6 = family_of(vips[v].backend) == 6;
+	size_t alen = v6 ? 16 : 4, off = v6 ? 14 + 8 : 14 + 12;
+	__u32 len;
+
+	for (i = 0; i < 64; i++) {
+		len = frame(v, IPPROTO_TCP, 41000 + i, 20, 0, 0, f, &s);
+		CU_ASSERT_FATAL(xdp_run_ingress(lb->prog_fd, net.if0, f, len, &r) == 0);
+		CHECK(r.verdict == XDP_TX, desc);
+		encap_want(lb, v, flow_hash(&s), &w);
+		CHECK(!memcmp(r.out + off, w.src, alen), desc);
+		CHECK(!memcmp(r.out + off, lb->src[v6].addr + (v6 ? 0 : 12),
+			      lb->src[v6].prefix_len / 8), desc);
+		for (j = 0; j < distinct && memcmp(seen[j], r.out + off, alen); j++)
+			;
+		if (j == distinct)
+			memcpy(seen[distinct++], r.out + off, alen);
+	}
+	CHECK(distinct >= want_distinct, desc);
+	if (want_distinct == 1)
+		CHECK(distinct == 1, desc);
+}
+
+static void test_sources(void)
+{
+	const struct expect e = EXPECT("no IPv6 range: 6in6 not built", XDP_DROP, CHLB_CNT_DROP_ENCAP, -1);
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	struct xdp_result r;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	/* 64 flows over 256 (or 65536) sources: about 57 (64) distinct */
+	check_sources(&lb_range, V44, 40, "/24: flows spread over the range");
+	check_sources(&lb_range, V66, 60, "/112: flows spread over the range");
+	check_sources(&lb_range, V46, 60, "/112 for 4in6");
+	check_sources(&lb_one, V44, 1, "/32: the one address");
+	len = frame(V44, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_one, "4in4 from the LB's own address", V44, f, len, &s, XDP_TX,
+		  CHLB_CNT_TX);
+	len = frame(V66, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run(&lb_one, &e, f, len, &r);
+	len = frame(V46, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run(&lb_one, &e, f, len, &r);
+}
+
+static void test_redirect(void)
+{
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V44_REDIR, IPPROTO_TCP, 40000, 100, 0x4000, 0, f, &s);
+	run_encap(&lb_range, "4in4 out of the other interface", V44_REDIR, f, len, &s,
+		  XDP_REDIRECT, CHLB_CNT_REDIRECT);
+	len = frame(V66_REDIR, IPPROTO_UDP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "6in6 out of the other interface", V66_REDIR, f, len, &s,
+		  XDP_REDIRECT, CHLB_CNT_REDIRECT);
+}
+
+static void test_no_neigh(void)
+{
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V44_NONEIGH, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "4in4, gateway not resolved: to the kernel", V44_NONEIGH, f, len,
+		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
+	len = frame(V66_NONEIGH, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "6in6, gateway not resolved: to the kernel", V66_NONEIGH, f, len,
+		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
+}
+
+static void test_no_route(void)
+{
+	static const struct {
+		int v;
+		const char *desc;
+	} c[] = {
+		{ V44_BLACKHOLE, "IPv4 blackhole" },
+		{ V66_BLACKHOLE, "IPv6 blackhole" },
+		{ V44_UNREACH, "IPv4 unreachable" },
+		{ V44_NOROUTE, "IPv4 no route at all" },
+	};
+	struct expect e = EXPECT(NULL, XDP_DROP, CHLB_CNT_DROP_NO_ROUTE, -1);
+	__u8 f[PKT_MAX];
+	struct xdp_result r;
+	size_t i;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		e.desc = c[i].desc;
+		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0x4000, 0, f, NULL);
+		run(&lb_range, &e, f, len, &r);
+	}
+}
+
+/* The largest packet that fits is sent, one byte more is answered with mtu. */
+static void check_boundary(int v, __u16 fit_payload, __u32 mtu, const char *desc)
+{
+	static __u8 want[PKT_MAX];
+	struct expect e = EXPECT(desc, XDP_TX, CHLB_CNT_TX_TOO_BIG, -1);
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	struct xdp_result r;
+	__u32 len;
+
+	len = frame(v, IPPROTO_TCP, 40000, fit_payload, 0x4000, 0, f, &s);
+	run_encap(&lb_range, desc, v, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	len = frame(v, IPPROTO_TCP, 40000, fit_payload + 1, 0x4000, 0, f, &s);
+	e.want = want;
+	e.want_len = vips[v].family == 4 ? build_frag_needed(f, mtu, want) :
+					   build_ptb6(f, mtu, want);
+	run(&lb_range, &e, f, len, &r);
+}
+
+static void reset_rate_limit(struct lb *lb, __u64 tat);
+
+static void test_too_big(void)
+{
+	const struct expect no_df = EXPECT("IPv4 without DF: dropped", XDP_DROP, CHLB_CNT_DROP_TOO_BIG, -1);
+	const struct expect small = EXPECT("IPv6: an MTU below 1280 left: dropped", XDP_DROP, CHLB_CNT_DROP_TOO_BIG, -1);
+	struct expect tagged = EXPECT("frag needed, VLAN kept", XDP_TX, CHLB_CNT_TX_TOO_BIG, -1);
+	static __u8 want[PKT_MAX];
+	__u8 f[PKT_MAX];
+	struct xdp_result r;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	reset_rate_limit(&lb_range, 0);
+	/* TCP payload + 40 bytes of headers = the inner length */
+	check_boundary(V44, IPIP_MTU - 20 - 40, IPIP_MTU - 20, "4in4 at 1500");
+	check_boundary(V66, IPIP_MTU - 40 - 60, IPIP_MTU - 40, "6in6 at 1500");
+	check_boundary(V46, IPIP_MTU - 40 - 40, IPIP_MTU - 40, "4in6 at 1500");
+	check_boundary(V44_MTU, IPIP_MTU_ROUTE4 - 20 - 40, IPIP_MTU_ROUTE4 - 20,
+		       "4in4, route MTU 1400");
+	len = frame(V44, IPPROTO_TCP, 40000, IPIP_MTU - 60 + 1, 0, 0, f, NULL);
+	run(&lb_range, &no_df, f, len, &r);
+	len = frame(V66_MTU, IPPROTO_TCP, 40000, IPIP_MTU_ROUTE6 - 100 + 1, 0, 0, f, NULL);
+	run(&lb_range, &small, f, len, &r);
+	len = frame(V44, IPPROTO_TCP, 40000, IPIP_MTU - 60 + 1, 0x4000, 9, f, NULL);
+	tagged.want = want;
+	tagged.want_len = build_frag_needed(f, IPIP_MTU - 20, want);
+	run(&lb_range, &tagged, f, len, &r);
+}
+
+/* IPv4 options and DF: XDP does not answer (the quote would vary). */
+static void test_too_big_options(void)
+{
+	const struct expect e = EXPECT("IPv4 options, DF, too big: dropped", XDP_DROP, CHLB_CNT_DROP_TOO_BIG, -1);
+	struct pkt_spec s = {
+		.family = 4, .proto = IPPROTO_TCP, .src = CLIENT4, .dst = VIP4, .sport = 40000,
+		.dport = vips[V44].port, .payload_len = IPIP_MTU - 64 + 1, .frag_off = 0x4000,
+		.ip_opt_len = 4,
+	};
+	__u8 f[PKT_MAX];
+	struct xdp_result r;
+	ssize_t n;
+
+	SKIP_IF_NO_NETNS();
+	memcpy(s.smac, SENDER_MAC, 6);
+	memcpy(s.dmac, ipip_if0_mac, 6);
+	n = pkt_build(&s, f, sizeof(f));
+	CU_ASSERT_FATAL(n > 0);
+	run(&lb_range, &e, f, n, &r);
+	s.payload_len -= 1;	/* fits: encapsulated, options and all */
+	n = pkt_build(&s, f, sizeof(f));
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_EQUAL(xdp_run_ingress(lb_range.prog_fd, net.if0, f, n, &r), 0);
+	CU_ASSERT_EQUAL(r.verdict, XDP_TX);
+	CU_ASSERT_EQUAL(r.len, n + 20);
+}
+
+/* Every CPU's too-big bucket set to tat (CLOCK_MONOTONIC ns; 0: full). */
+static void reset_rate_limit(struct lb *lb, __u64 tat)
+{
+	struct chlb_flow_cpu *v = calloc(lb->dp.ncpus, sizeof(*v));
+	__u32 zero = 0;
+	int i;
+
+	CU_ASSERT_FATAL(v != NULL);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(lb->dp.flow_cpu_fd, &zero, v) == 0);
+	for (i = 0; i < lb->dp.ncpus; i++)
+		v[i].too_big_tat = tat;
+	CU_ASSERT_FATAL(bpf_map_update_elem(lb->dp.flow_cpu_fd, &zero, v, BPF_ANY) == 0);
+	free(v);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void test_rate_limit(void)
+{
+	const struct expect limited = EXPECT("over the limit: dropped", XDP_DROP, CHLB_CNT_DROP_TOO_BIG, CHLB_CNT_TOO_BIG_LIMITED);
+	struct chlb_global_stats a, b;
+	__u64 t0, elapsed_ms, answered, held;
+	__u8 f[PKT_MAX];
+	struct xdp_result r;
+	__u32 len;
+	int i, n = CHLB_TOO_BIG_BURST + 50;
+
+	SKIP_IF_NO_NETNS();
+	len = frame(V66, IPPROTO_TCP, 40000, IPIP_MTU - 100 + 1, 0, 0, f, NULL);
+	/* a bucket emptied a moment ago: the next answer is held back */
+	reset_rate_limit(&lb_range, mono_ns() + 10000000000ULL);
+	run(&lb_range, &limited, f, len, &r);
+	/* a full bucket: a burst, then what the rate refills */
+	reset_rate_limit(&lb_range, 0);
+	CU_ASSERT_EQUAL_FATAL(chlb_dp__global_stats(&lb_range.dp, &a), 0);
+	t0 = mono_ns();
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(xdp_run_ingress(lb_range.prog_fd, net.if0, f, len, &r), 0);
+	elapsed_ms = (mono_ns() - t0) / 1000000;
+	CU_ASSERT_EQUAL_FATAL(chlb_dp__global_stats(&lb_range.dp, &b), 0);
+	answered = b.counters[CHLB_CNT_TX_TOO_BIG] - a.counters[CHLB_CNT_TX_TOO_BIG];
+	held = b.counters[CHLB_CNT_TOO_BIG_LIMITED] - a.counters[CHLB_CNT_TOO_BIG_LIMITED];
+	CU_ASSERT(answered >= CHLB_TOO_BIG_BURST);
+	CU_ASSERT(answered <= CHLB_TOO_BIG_BURST + elapsed_ms * CHLB_TOO_BIG_RATE / 1000 + 1);
+	CU_ASSERT_EQUAL(answered + held, (__u64)n);
+	CU_ASSERT_EQUAL(b.counters[CHLB_CNT_DROP_TOO_BIG] - a.counters[CHLB_CNT_DROP_TOO_BIG],
+			held);
+	if (elapsed_ms < 40)	/* 50 over the burst: some must have been held */
+		CU_ASSERT(held > 0);
+	printf("%d too big in %llu ms: %llu answered, %llu held back ", n,
+	       (unsigned long long)elapsed_ms, (unsigned long long)answered,
+	       (unsigned long long)held);
+	reset_rate_limit(&lb_range, 0);
+}
+
+int main(void)
+{
+	static CU_TestInfo tests[] = {
+		{ "IPv4 in IPv4: bytes, DF, TOS/ECN, VLAN, padding", test_4in4 },
+		{ "IPv6 in IPv6: bytes, traffic class, flow label", test_6in6 },
+		{ "IPv4 in IPv6; IPv6 on IPv4 refused", test_4in6 },
+		{ "outer sources: /24, /112, /32, none", test_sources },
+		{ "route by another interface: redirect", test_redirect },
+		{ "no neighbour: encapsulated, to the kernel", test_no_neigh },
+		{ "blackhole, unreachable, no route: dropped", test_no_route },
+		{ "too big: boundaries, frag needed, packet too big", test_too_big },
+		{ "too big with IPv4 options", test_too_big_options },
+		{ "too-big answers rate limited", test_rate_limit },
+		CU_TEST_INFO_NULL,
+	};
+	static CU_SuiteInfo suites[] = {
+		CU_SUITE("ipip", suite_init, suite_clean, tests),
+		CU_SUITE_INFO_NULL,
+	};
+
+	return cu_main(suites);
+}
