@@ -114,12 +114,18 @@ rt_setup_lb() {
 	local ns=$TB-lb
 	tb_exec lb sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1 \
 		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0 \
-		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 || return 1
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+		net.ipv4.conf.eth0.accept_local=1 || return 1
 	# PITFALL: a frame chlb passes for want of a neighbour carries the LB's
-	# own address as outer source (--encap-src own). The kernel forwards it
-	# only if it skips source validation, which it does with rp_filter 0
-	# and send_redirects 0 on the interface too (all=0 alone is not enough:
-	# the flag is all OR eth0); otherwise it drops it as a martian.
+	# own address as outer source (--encap-src own, the default). The kernel
+	# drops a received IPv4 packet with one of its own addresses as source
+	# (a martian, silently: not even IpInAddrErrors) unless accept_local is
+	# on for the interface; checked: without it, the first connection after
+	# the router's MAC is forgotten times out (pass_no_neigh rises, the LB
+	# never ARPs). IPv6 has no such check. An --encap-src range that is not
+	# the LB's own does not need it. send_redirects is off on eth0 too (the
+	# flag is all OR eth0): the kernel forwards these frames out of the
+	# interface they came in on and would redirect the "sender", itself.
 	ip -n "$ns" route add "$RT_NET4_2.0/24" via "$(tb_ip4 rt)" || return 1
 	ip -n "$ns" -6 route add "${RT_NET6_2}/64" via "$(tb_ip6 rt)" || return 1
 	ip -n "$ns" route add blackhole "$RT_VIPNET4" || return 1
