@@ -12,6 +12,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "flow.h"
+#include "icmp.h"
 
 /* Chosen at load time by the controller (struct chlb_dp_opts). */
 const volatile __u64 seed = 0;
@@ -251,6 +252,184 @@ static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pk
 }
 
 /*
+ * The fragments policy (SPEC §4): an IPv4 fragment (MF or an offset) or
+ * an IPv6 packet with a fragment header, addressed to a VIP address (any
+ * port: later fragments carry none), is dropped and counted in the VIP's
+ * fragments: the VIP of its ports for a first fragment whose ports are
+ * readable and name one, else the one chlb_vip_addrs names for the
+ * address. Not forwarded, because sending every fragment of a datagram to
+ * the backend of its first needs per-datagram state shared by all CPUs
+ * and breaks when fragments come out of order (Katran drops them too);
+ * not passed, because the LB's kernel does not own the VIP and would
+ * reassemble for nobody. TCP with PMTU discovery never fragments, and a
+ * UDP service behind chlb must keep its datagrams under the path MTU.
+ * Fragments to other addresses are the kernel's: passed unmodified.
+ */
+static __always_inline int chlb_fragment(const struct chlb_pkt *p, void *end)
+{
+	struct chlb_vip_key vk __attribute__((aligned(8)));
+	struct chlb_vip_stats *vs;
+	struct chlb_vip_info *vip;
+	__u32 *addr_id, id;
+
+	chlb_vip_addr_of(p, &vk);
+	addr_id = bpf_map_lookup_elem(&chlb_vip_addrs, &vk);
+	if (!addr_id)
+		return CHLB_CNT_PASS_FRAGMENT;
+	if (dst_mac_check && !chlb_for_us(p->eth))
+		return CHLB_CNT_PASS_NOT_FOR_US;
+	id = *addr_id;
+	vip = chlb_frag_vip_key(p, end, &vk) ? chlb_find_vip(&vk) : NULL;
+	if (vip)
+		id = vip->id;
+	vs = bpf_map_lookup_elem(&chlb_vstats, &id);
+	if (vs)
+		vs->fragments++;
+	return CHLB_CNT_DROP_FRAGMENT;
+}
+
+/*
+ * The backend the flow table holds for flow k (h64 its hash) of a VIP,
+ * read only: never recorded, never refreshed, not counted. NULL: none, or
+ * one the data path would not use (expired, stale).
+ */
+static __always_inline struct chlb_backend *chlb_flow_peek(const struct chlb_flow_key *k,
+							   __u64 h64, __u32 vip_id, __u32 *bid)
+{
+	__u32 idx = chlb_flow_bucket(h64 >> 32, flow_buckets);
+	struct chlb_flow_way c, key;
+	struct chlb_flow_bucket *b;
+	struct chlb_backend *be;
+
+	b = bpf_map_lookup_elem(&chlb_flows, &idx);
+	if (!b)
+		return NULL;
+	chlb_flow_way_key(k, vip_id, &key);
+	if (chlb_flow_find(b, &key, (__u32)h64, &c) < 0)
+		return NULL;
+	be = chlb_flow_backend(&c, k->proto, vip_id, chlb_flow_clock(bpf_ktime_get_coarse_ns()),
+			       NULL);
+	if (be)
+		*bid = c.backend & CHLB_FLOW_ID_MASK;
+	return be;
+}
+
+/*
+ * What chlb_not_tcp_udp() returns: the frame's reason in the low byte;
+ * for CHLB_CNT_TX (an ICMP error to steer: the caller sends it with
+ * chlb_send()), the VIP's method, the backend's id and the flow hash too.
+ */
+#define CHLB_STEER_METHOD_SHIFT	8	/* 2 bits: enum chlb_method */
+#define CHLB_STEER_BID_SHIFT	10	/* 22 bits: below 2^CHLB_FLOW_ID_BITS */
+#define CHLB_STEER_HASH_SHIFT	32
+
+/*
+ * An ICMP or ICMPv6 error to a VIP address quoting a VIP flow's packet
+ * (icmp.h): to go to the backend the flow's own packets go to, the flow
+ * table's (read only) or else the slot table's, and counted in the VIP's
+ * and the backend's packets like its frames (not as a new flow); sent by
+ * the caller (CHLB_CNT_TX with the backend, above). Other ICMP (echo, ND,
+ * errors about other flows) keeps PASS_OTHER_PROTO; a VIP flow's error
+ * with no backend is dropped like its frames.
+ */
+static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end, __u64 bytes,
+					     struct chlb_global_stats *gs)
+{
+	struct chlb_vip_key vk __attribute__((aligned(8)));
+	struct chlb_backend_stats *bs;
+	struct chlb_backend *be = NULL;
+	struct chlb_vip_stats *vs;
+	struct chlb_vip_info *vip;
+	struct chlb_flow_key key;
+	__u32 bid = 0;
+	__u64 h;
+
+	if (!chlb_icmp_is_error(p, end))
+		return CHLB_CNT_PASS_OTHER_PROTO;
+	chlb_vip_addr_of(p, &vk);
+	if (!bpf_map_lookup_elem(&chlb_vip_addrs, &vk) || chlb_icmp_flow(p, end, &vk, &key))
+		return CHLB_CNT_PASS_OTHER_PROTO;
+	vip = chlb_find_vip(&vk);
+	if (!vip)
+		return CHLB_CNT_PASS_OTHER_PROTO;
+	if (dst_mac_check && !chlb_for_us(p->eth))
+		return CHLB_CNT_PASS_NOT_FOR_US;
+	h = chlb_flow_hash64(&key, seed);
+	if (flow_table)
+		be = chlb_flow_peek(&key, h, vip->id, &bid);
+	if (!be)
+		be = chlb_pick(h >> 32, vip->id, &bid);
+	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
+	if (vs) {
+		vs->packets++;
+		vs->bytes += bytes;
+		vs->no_backend += !be;
+	}
+	if (!be)
+		return CHLB_CNT_DROP_NO_BACKEND;
+	bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
+	if (bs) {
+		bs->packets++;
+		bs->bytes += bytes;
+	}
+	chlb_gcount(gs, CHLB_CNT_ICMP_STEERED);
+	return CHLB_CNT_TX | (__u64)(vip->method & 3) << CHLB_STEER_METHOD_SHIFT |
+	       (__u64)bid << CHLB_STEER_BID_SHIFT | (h >> 32) << CHLB_STEER_HASH_SHIFT;
+}
+
+/*
+ * Frames chlb_parse() passes as fragments or other protocols: VIP
+ * addresses' fragments are dropped, ICMP errors about VIP flows steered
+ * (chlb_icmp_steer()), the rest keeps its reason. A BPF-to-BPF call of its
+ * own, so that this code takes no registers or stack from the TCP/UDP
+ * path; the parsed frame comes in registers (a struct chlb_pkt whose
+ * address escaped would be kept in memory on that path too): l3, l4,
+ * reason | proto << 8. Sending stays with the caller: chlb_send() inlined
+ * here would add its stack to the caller's.
+ */
+static __attribute__((noinline)) __u64 chlb_not_tcp_udp(struct xdp_md *ctx, void *l3, void *l4,
+							__u32 reason_proto,
+							struct chlb_global_stats *gs)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct chlb_pkt p = { .eth = data, .l3 = l3, .l4 = l4, .proto = reason_proto >> 8 };
+	int reason = reason_proto & 0xff;
+
+	/*
+	 * The family again, from the version chlb_parse() checked, with the
+	 * header's bounds (any IPv4 or IPv6 header: at least 20 bytes): the
+	 * verifier does not know that l3 was checked for it.
+	 */
+	if ((void *)(l3 + sizeof(struct iphdr)) > end || (void *)(p.eth + 1) > end)
+		return reason;
+	if (*(__u8 *)l3 >> 4 == 6) {
+		if ((void *)(l3 + sizeof(struct ipv6hdr)) > end)
+			return reason;
+		p.family = CHLB_FAMILY_INET6;
+	} else {
+		p.family = CHLB_FAMILY_INET;
+	}
+	if (reason == CHLB_CNT_PASS_FRAGMENT)
+		return chlb_fragment(&p, end);
+	return chlb_icmp_steer(&p, end, end - data, gs);
+}
+
+/* A steered ICMP error (chlb_not_tcp_udp() said r): sent as its flow's frames are. */
+static __always_inline int chlb_send_steered(struct xdp_md *ctx, const struct chlb_pkt *p, __u64 r,
+					     struct chlb_global_stats *gs, __u32 *ifindex)
+{
+	struct chlb_vip_info vip = { .method = (r >> CHLB_STEER_METHOD_SHIFT) & 3 };
+	__u32 bid = (__u32)r >> CHLB_STEER_BID_SHIFT;
+	struct chlb_backend *be;
+
+	be = bpf_map_lookup_elem(&chlb_backends, &bid);
+	if (!be)
+		return CHLB_CNT_DROP_NO_BACKEND;
+	return chlb_send(ctx, p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
+}
+
+/*
  * The single exit: count the frame under its reason, return the verdict.
  * Every frame has exactly one reason, so userspace derives CHLB_CNT_RX as
  * their sum and the hot path saves an increment.
@@ -288,14 +467,23 @@ int chlb_xdp(struct xdp_md *ctx)
 	struct chlb_pkt pkt;
 	__u32 zero = 0, ifindex = 0;
 	int reason;
+	__u64 r;
 
 	/* looked up once: the flow table's counters and the exit's share it */
 	gs = bpf_map_lookup_elem(&chlb_gstats, &zero);
 	if (!gs)
 		return XDP_PASS;
 	reason = chlb_parse(data, end, &pkt);
-	if (reason)
+	if (chlb_unlikely(reason)) {
+		if (reason == CHLB_CNT_PASS_FRAGMENT || reason == CHLB_CNT_PASS_OTHER_PROTO) {
+			r = chlb_not_tcp_udp(ctx, pkt.l3, pkt.l4, reason | (__u32)pkt.proto << 8,
+					     gs);
+			reason = r & 0xff;
+			if (reason == CHLB_CNT_TX)
+				reason = chlb_send_steered(ctx, &pkt, r, gs, &ifindex);
+		}
 		goto out;
+	}
 	reason = CHLB_CNT_PASS_NOT_VIP;
 	ports = bpf_map_lookup_elem(&chlb_vip_ports, &zero);
 	if (!ports || (ports->synced && !chlb_vip_port_test(ports, bpf_ntohs(pkt.dport))))

@@ -62,9 +62,10 @@ enum chlb_flow_kind {
 	CHLB_FLOW_CLOSE,	/* FIN or RST (not a plain SYN) */
 };
 
+/* gs NULL: not counted (an ICMP error's read-only lookup, chlb_icmp_steer()). */
 static __always_inline void chlb_gcount(struct chlb_global_stats *gs, __u32 c)
 {
-	if (c < CHLB_CNT_MAX)
+	if (gs && c < CHLB_CNT_MAX)
 		gs->counters[c]++;
 }
 

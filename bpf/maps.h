@@ -43,6 +43,20 @@ struct {
 	__array(values, struct chlb_table);
 } chlb_tables SEC(".maps");
 
+/*
+ * VIP addresses (chlb_vip_key with port 0 and protocol 0) -> the id of the
+ * VIP whose counters take the address's fragments (shared.h). Read only
+ * for fragments and ICMP errors, never on the TCP/UDP path. max_vips
+ * entries, set at load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CHLB_DEFAULT_MAX_VIPS);
+	__type(key, struct chlb_vip_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_vip_addrs SEC(".maps");
+
 /* Ports in use by VIPs: the first filter of the hot path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -36,6 +36,7 @@ static const struct dp_map_spec dp_maps[] = {
 	MAP(CHLB_MAP_GSTATS, PERCPU_ARRAY, 4, sizeof(struct chlb_global_stats), gstats_fd),
 	MAP(CHLB_MAP_VIP_INDEX, ARRAY_OF_MAPS, 4, 4, vip_index_fd),
 	MAP(CHLB_MAP_VIP_PORTS, ARRAY, 4, sizeof(struct chlb_vip_ports), vip_ports_fd),
+	MAP(CHLB_MAP_VIP_ADDRS, HASH, sizeof(struct chlb_vip_key), 4, vip_addrs_fd),
 	MAP(CHLB_MAP_FLOWS, ARRAY, 4, sizeof(struct chlb_flow_bucket), flows_fd),
 	MAP(CHLB_MAP_FLOW_CPU, PERCPU_ARRAY, 4, sizeof(struct chlb_flow_cpu), flow_cpu_fd),
 	MAP(CHLB_MAP_VIP_HEALTH, ARRAY, 4, sizeof(struct chlb_health), health_fd),

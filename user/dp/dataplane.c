@@ -68,6 +68,7 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		__u32 n;
 	} sizes[] = {
 		{ skel->maps.chlb_vips, o->max_vips },
+		{ skel->maps.chlb_vip_addrs, o->max_vips },
 		{ skel->maps.chlb_tables, o->max_vips },
 		{ skel->maps.chlb_vstats, o->max_vips },
 		{ skel->maps.chlb_backends, o->max_backends },
@@ -211,6 +212,7 @@ static void dp_init(struct chlb_dp *dp)
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
 	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = dp->flow_cpu_fd = -1;
 	dp->health_fd = dp->journal_fd = dp->journal_head_fd = -1;
+	dp->vip_addrs_fd = -1;
 	dp->bhealth_fd = dp->daemon_fd = -1;
 }
 
@@ -235,6 +237,7 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->vip_index_fd = bpf_map__fd(skel->maps.chlb_vip_index);
 	dp->vip_ports_fd = bpf_map__fd(skel->maps.chlb_vip_ports);
 	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
+	dp->vip_addrs_fd = bpf_map__fd(skel->maps.chlb_vip_addrs);
 	dp->flow_cpu_fd = bpf_map__fd(skel->maps.chlb_flow_cpu);
 	dp->health_fd = bpf_map__fd(skel->maps.chlb_vip_health);
 	dp->journal_fd = bpf_map__fd(skel->maps.chlb_journal);
@@ -287,7 +290,7 @@ void chlb_dp__close(struct chlb_dp *dp)
 {
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
-		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd,
+		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd, &dp->vip_addrs_fd,
 		       &dp->flows_fd, &dp->flow_cpu_fd, &dp->health_fd, &dp->journal_fd,
 		       &dp->journal_head_fd, &dp->bhealth_fd, &dp->daemon_fd };
 	size_t i;

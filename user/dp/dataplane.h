@@ -60,6 +60,7 @@ struct chlb_dp {
 	int vip_index_fd;	/* outer map of the hot path's VIP index */
 	int vip_ports_fd;	/* ports some VIP uses: the hot path's filter */
 	int flows_fd;		/* the flow table (1 unused bucket when off) */
+	int vip_addrs_fd;	/* VIP addresses: fragments and ICMP errors */
 	int flow_cpu_fd;	/* the flow table's per-CPU state */
 	int health_fd;		/* VIP id -> its health check (controller only) */
 	int journal_fd;		/* undo records (controller only) */
