@@ -24,6 +24,19 @@
  * matches on, so every iteration takes the same path as the first (the
  * retval of the whole run is checked, too).
  *
+ * Method ipip (IPv4 in IPv4, IPv6 in IPv6, flow table off): the frames
+ * are run as received on a veth of a private network namespace
+ * (tests/helpers/ipip_net.h) whose route to the backends leaves by the
+ * same interface, via a gateway with a permanent neighbour entry, so
+ * bpf_fib_lookup() answers and the frame leaves with XDP_TX. The
+ * encapsulation grows the buffer, so these objects are loaded with the
+ * rodata knob bench_encap_restore (bpf/encap.h): once built, the frame is
+ * put back as it came (one bpf_xdp_adjust_head() and two stores). Its
+ * cost is estimated as half of a program that makes the same call and
+ * stores and the call back (tests/bpf/xdp_head_pair.bpf.c) beyond
+ * XDP_PASS, and taken off in the 'net' rows. Without a namespace the
+ * ipip rows say SKIPPED.
+ *
  * Timing: the thread's CPU time around each BPF_PROG_TEST_RUN call, less
  * the call's own (call_ns, calibrated every round), divided by its
  * iterations. The kernel's own figure is truncated to whole nanoseconds, a
@@ -56,7 +69,9 @@
 #include "xdp_pass.skel.h"
 #include "xdp_macswap.skel.h"
 #include "lru_insert.skel.h"
+#include "xdp_head_pair.skel.h"
 #include "dp/dataplane.h"
+#include "helpers/ipip_net.h"
 #include "helpers/pkt.h"
 
 
@@ -73,6 +88,7 @@ struct bench_cfg {
 struct frame {
 	__u8 data[PKT_MAX];
 	__u32 len;
+	__u32 ifindex;		/* received on (ipip); 0: lo */
 };
 
 static double now_ns(int clock)
@@ -99,10 +115,15 @@ static int bench_once(int prog_fd, const struct frame *f, __u32 want, __u32 repe
 		      double *ns)
 {
 	__u8 buf[PKT_MAX];
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = f->ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = f->len,
 		    .repeat = repeat);
 	double t0;
 
+	if (f->ifindex) {	/* as received there: bpf_fib_lookup() needs it */
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
 	memcpy(buf, f->data, f->len);
 	t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (bpf_prog_test_run_opts(prog_fd, &o))
@@ -147,6 +168,74 @@ static int setup_vip(struct chlb *skel)
 	return err;
 }
 
+/* Method ipip: a VIP with three backends behind IPIP_GW0 (ipip_net.h). */
+#define IPIP_PORT 81
+
+static int setup_ipip_vip(struct chlb *skel, int family, __u32 vip_id)
+{
+	static const char *const be4[] = { "10.1.0.2", "10.1.0.3", "10.1.0.4" };
+	static const char *const be6[] = { "2001:db8:b::2", "2001:db8:b::3", "2001:db8:b::4" };
+	struct chlb_vip_info info = { .id = vip_id, .method = CHLB_METHOD_IPIP };
+	struct chlb_backend be = { .weight = 1, .vip_id = vip_id, .flags = CHLB_BACKEND_F_IN_USE };
+	struct chlb_vip_key vk;
+	struct chlb_dp dp;
+	__u32 *slots, i, id;
+	int err;
+
+	err = chlb_dp__from_skel(skel, &dp);
+	if (!err)
+		err = pkt_vip_key(family, family == 4 ? "10.0.0.100" : "2001:db8::100", IPIP_PORT,
+				  IPPROTO_TCP, &vk);
+	if (!err)
+		err = chlb_dp__vip_add(&dp, &vk, &info);
+	for (i = 0; !err && i < BENCH_BACKENDS; i++) {
+		id = vip_id * BENCH_BACKENDS + i;
+		err = pkt_vip_key(family, family == 4 ? be4[i] : be6[i], 0, 0, &vk);
+		memcpy(be.addr, vk.addr, sizeof(be.addr));
+		if (!err && bpf_map_update_elem(dp.backends_fd, &id, &be, BPF_ANY))
+			err = -errno;
+	}
+	if (err)
+		return err;
+	slots = malloc(BENCH_TABLE_SIZE * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < BENCH_TABLE_SIZE; i++)
+		slots[i] = vip_id * BENCH_BACKENDS + i % BENCH_BACKENDS;
+	err = chlb_dp__set_table(&dp, vip_id, slots);
+	free(slots);
+	return err;
+}
+
+/* The outer sources: a /24 and a /112, flows spread over them (bpf/encap.h). */
+static void ipip_ranges(struct chlb_encap_src *src)
+{
+	struct chlb_vip_key k;
+
+	pkt_vip_key(4, "172.16.0.0", 0, 0, &k);
+	src[0] = (struct chlb_encap_src){ .prefix_len = 24, .family = CHLB_FAMILY_INET };
+	memcpy(src[0].addr, k.addr, CHLB_ADDR_LEN);
+	pkt_vip_key(6, "2001:db8:5::", 0, 0, &k);
+	src[1] = (struct chlb_encap_src){ .prefix_len = 112, .family = CHLB_FAMILY_INET6 };
+	memcpy(src[1].addr, k.addr, CHLB_ADDR_LEN);
+}
+
+static int make_frame6(__u16 dport, struct frame *f)
+{
+	struct pkt_spec s = {
+		.family = 6, .proto = IPPROTO_TCP, .src = "2001:db8:99::7",
+		.dst = "2001:db8::100", .sport = 40000, .dport = dport,
+		.payload_len = 64,
+	};
+	ssize_t n = pkt_build(&s, f->data, sizeof(f->data));
+
+	if (n < 0)
+		return n;
+	f->len = n;
+	f->ifindex = 0;
+	return 0;
+}
+
 static int make_frame_from(const char *src, const char *dst, __u16 dport, struct frame *f)
 {
 	struct pkt_spec s = {
@@ -159,6 +248,7 @@ static int make_frame_from(const char *src, const char *dst, __u16 dport, struct
 	if (n < 0)
 		return n;
 	f->len = n;
+	f->ifindex = 0;
 	return 0;
 }
 
@@ -170,7 +260,7 @@ static int make_frame(const char *dst, __u16 dport, struct frame *f)
 /* The rows; J_NET and after are derived (net of the fresh-flow knob). */
 enum {
 	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NONVIP, J_NONVIP_PORT, J_HIT, J_NEW, J_FULL, J_FLOOD,
-	J_WARM, J_KERN, J_KERN_FULL, J_NET
+	J_WARM, J_KERN, J_KERN_FULL, J_IPIP4, J_IPIP6, J_PAIR, J_NET
 };
 
 /* What a job's flow table must hold before each of its runs. */
@@ -193,6 +283,8 @@ struct job {
 	int prep_fd;		/* the flow table prep applies to */
 	int cold;		/* runs of ROOM_REPEAT: the table's lines mostly cold */
 	int src;		/* derived jobs: the raw job */
+	int restore;		/* derived jobs: net of bench_encap_restore, not the flow knob */
+	int skip;		/* not measured (ipip without a network namespace) */
 	double ns[MAX_RUNS];	/* per round */
 };
 
@@ -316,6 +408,10 @@ static void print_results(const struct job *j, int n, int runs, __u32 repeat)
 	printf("%-38s %-20s %-20s %s\n", "program (median of rounds)", "ns/pkt [quartiles]",
 	       "ratio [quartiles]", "target");
 	for (i = 0; i < n; i++) {
+		if (j[i].skip) {
+			printf("%-38s SKIPPED (no network namespace)\n", j[i].name);
+			continue;
+		}
 		ratios(j, i, runs, r);
 		snprintf(ns, sizeof(ns), "%.1f [%.1f-%.1f]", quantile(j[i].ns, runs, 0.5),
 			 quantile(j[i].ns, runs, 0.25), quantile(j[i].ns, runs, 0.75));
@@ -337,7 +433,10 @@ static void print_results(const struct job *j, int n, int runs, __u32 repeat)
 	       " the run keeps in the CPU's caches. The knob that makes flows fresh costs\n"
 	       " the difference of the two stateless rows and is subtracted in the 'net'\n"
 	       " figures. Kernel: a per-CPU LRU hash of the same size, a miss and an\n"
-	       " insert, nothing else)\n", runs, ROOM_REPEAT, repeat);
+	       " insert, nothing else. ipip: a frame encapsulated to a backend through\n"
+	       " the FIB's next hop, XDP_TX, then put back for the next run; 'head pair'\n"
+	       " makes that restore's call twice, and half of it beyond XDP_PASS is taken\n"
+	       " off in the 'net' rows)\n", runs, ROOM_REPEAT, repeat);
 }
 
 static void json_add_double(struct json_object *o, const char *a, const char *b, double v)
@@ -360,6 +459,8 @@ static int write_json(const char *path, const struct job *j, int n,
 	json_object_object_add(o, "repeat", json_object_new_int64(cfg->repeat));
 	json_object_object_add(o, "runs", json_object_new_int(cfg->runs));
 	for (i = 0; i < n; i++) {
+		if (j[i].skip)
+			continue;
 		json_add_double(o, j[i].key, "_ns", quantile(j[i].ns, cfg->runs, 0.5));
 		json_add_double(o, j[i].key, "_p25_ns", quantile(j[i].ns, cfg->runs, 0.25));
 		json_add_double(o, j[i].key, "_p75_ns", quantile(j[i].ns, cfg->runs, 0.75));
@@ -452,7 +553,7 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 		if (err)
 			return err;
 		for (i = 0; i < n; i++) {
-			if (jobs[i].prog_fd < 0)
+			if (jobs[i].prog_fd < 0 || jobs[i].skip)
 				continue;
 			repeat = jobs[i].cold && cfg->repeat > ROOM_REPEAT ? ROOM_REPEAT :
 									     cfg->repeat;
@@ -468,13 +569,17 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 }
 
 /* The chlb objects measured: the flow table off or on, fresh flows or not. */
-enum { LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_FULL_FRESH, LB_BUSY_FRESH, LB_N };
+enum {
+	LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_FULL_FRESH, LB_BUSY_FRESH, LB_IPIP, LB_N
+};
 
 static const struct {
 	__u32 flows;
 	int fresh;
+	int restore;	/* ipip VIPs, frames put back after each run */
 } lb_kinds[LB_N] = {
 	[LB_OFF] = { 0, 0 },
+	[LB_IPIP] = { 0, 0, 1 },
 	[LB_OFF_FRESH] = { 0, 1 },
 	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0 },
 	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
@@ -498,10 +603,19 @@ static int load_lb(int kind, struct chlb **lb)
 		.if_mac = { 0x02, 0, 0, 0, 0, 0xfe },
 		.flow_entries = lb_kinds[kind].flows ? bench_flows() : 0,
 		.bench_fresh_flows = lb_kinds[kind].fresh,
+		.bench_encap_restore = lb_kinds[kind].restore,
 	};
-	int err = chlb_dp__load(&opts, lb);
+	int err;
 
-	return err ? err : setup_vip(*lb);
+	ipip_ranges(opts.encap);
+	err = chlb_dp__load(&opts, lb);
+	if (!err)
+		err = setup_vip(*lb);
+	if (!err && lb_kinds[kind].restore)
+		err = setup_ipip_vip(*lb, 4, 1);
+	if (!err && lb_kinds[kind].restore)
+		err = setup_ipip_vip(*lb, 6, 2);
+	return err;
 }
 
 /*
@@ -664,18 +778,51 @@ static int lb_flows_fd(struct chlb **lb, int kind)
 	return bpf_map__fd(lb[kind]->maps.chlb_flows);
 }
 
-/* Derived rows: a fresh-flow row per round, less the knob's own cost. */
+/*
+ * Derived rows: a fresh-flow row per round, less the knob's own cost; an
+ * ipip row, less the restore's (half the head pair beyond XDP_PASS).
+ */
 static void net_of_knob(struct job *j, int n, int runs)
 {
+	double knob;
 	int i, r;
 
+	for (i = 0; i < n; i++) {
+		for (r = 0; j[i].prog_fd < 0 && r < runs; r++) {
+			knob = j[i].restore ? (j[J_PAIR].ns[r] - j[J_PASS].ns[r]) / 2 :
+					      j[J_KNOB].ns[r] - j[J_VIP].ns[r];
+			j[i].ns[r] = j[j[i].src].ns[r] - knob;
+		}
+	}
+}
+
+/* The ipip rows' frames, programs and interface; skipped without one. */
+static int ipip_jobs(struct job *jobs, int n, struct chlb **lb, int pair_fd, __u32 ifindex)
+{
+	static struct frame v4, v6;
+	int i, err;
+
 	for (i = 0; i < n; i++)
-		for (r = 0; j[i].prog_fd < 0 && r < runs; r++)
-			j[i].ns[r] = j[j[i].src].ns[r] - (j[J_KNOB].ns[r] - j[J_VIP].ns[r]);
+		jobs[i].skip = !ifindex && (i == J_IPIP4 || i == J_IPIP6 || i == J_PAIR ||
+					    jobs[i].restore);
+	if (!ifindex)
+		return 0;
+	err = make_frame("10.0.0.100", IPIP_PORT, &v4);
+	if (!err)
+		err = make_frame6(IPIP_PORT, &v6);
+	if (err)
+		return err;
+	v4.ifindex = v6.ifindex = ifindex;
+	jobs[J_IPIP4].frame = &v4;
+	jobs[J_IPIP6].frame = &v6;
+	jobs[J_IPIP4].prog_fd = jobs[J_IPIP6].prog_fd = lb_fd(lb, LB_IPIP);
+	jobs[J_PAIR].prog_fd = pair_fd;
+	return 0;
 }
 
 static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swap_fd,
-		   struct lru_insert *kern, struct json_object *extra)
+		   int pair_fd, __u32 ipip_if, struct lru_insert *kern,
+		   struct json_object *extra)
 {
 	static struct job jobs[] = {
 		[J_PASS] = { "xdp_pass (baseline)", "xdp_pass", .verdict = XDP_PASS, .base = -1 },
@@ -704,6 +851,13 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 			     .verdict = XDP_TX, .base = J_SWAP, .prep = PREP_EMPTY, .cold = 1 },
 		[J_KERN_FULL] = { "  same, full table", "kernel_new_flow_evict", .verdict = XDP_TX,
 				  .base = J_SWAP },
+		/* method ipip, flow table off, frames put back after each run */
+		[J_IPIP4] = { "ipip 4in4, table off (+restore)", "ipip4_raw", .verdict = XDP_TX,
+			      .base = J_SWAP },
+		[J_IPIP6] = { "ipip 6in6, table off (+restore)", "ipip6_raw", .verdict = XDP_TX,
+			      .base = J_SWAP },
+		[J_PAIR] = { "head pair (the restore, twice)", "head_pair", .verdict = XDP_TX,
+			     .base = J_PASS },
 		/* the knob's cost taken off the chlb new-flow rows */
 		{ "new flow, empty table, net", "new_flow", -1, .base = J_SWAP, .target = 4.0,
 		  .src = J_NEW },
@@ -712,6 +866,11 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		{ "new flow, flood, net", "new_flow_flood", -1, .base = J_SWAP, .src = J_FLOOD },
 		{ "new flow, full table, warm, net", "new_flow_warm", -1, .base = J_SWAP,
 		  .src = J_WARM },
+		/* the restore's cost taken off the ipip rows */
+		{ "ipip 4in4, table off, net", "ipip4", -1, .base = J_SWAP, .target = 2.5,
+		  .src = J_IPIP4, .restore = 1 },
+		{ "ipip 6in6, table off, net", "ipip6", -1, .base = J_SWAP, .target = 2.5,
+		  .src = J_IPIP6, .restore = 1 },
 	};
 	static struct frame vip, other, other_addr;
 	int n = sizeof(jobs) / sizeof(jobs[0]);
@@ -742,7 +901,9 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 	jobs[J_FLOOD].prep_fd = lb_flows_fd(lb, LB_BUSY_FRESH);
 	jobs[J_KERN].prog_fd = jobs[J_KERN_FULL].prog_fd = kern_fd;
 	jobs[J_KERN].prep_fd = bpf_map__fd(kern->maps.flows);
-	err = bench_jobs(jobs, n, cfg);
+	err = ipip_jobs(jobs, n, lb, pair_fd, ipip_if);
+	if (!err)
+		err = bench_jobs(jobs, n, cfg);
 	if (err)
 		return err;
 	net_of_knob(jobs, n, cfg->runs);
@@ -760,17 +921,26 @@ int main(int argc, char **argv)
 	struct xdp_macswap *swap = NULL;
 	struct xdp_pass *pass = NULL;
 	struct lru_insert *kern = NULL;
+	struct xdp_head_pair *pair = NULL;
 	struct chlb *lb[LB_N] = {};
-	int i, err;
+	struct ipip_net net = {};
+	char why[160];
+	int i, skip, err;
 
 	if (parse_args(argc, argv, &cfg)) {
 		fprintf(stderr, "usage: %s [--json FILE] [--repeat N] [--runs N (<= %d)]\n",
 			argv[0], MAX_RUNS);
 		return 2;
 	}
+	/* the ipip rows need routes: this process moves to a namespace of its own */
+	if (ipip_net_setup(&net, &skip, why, sizeof(why))) {
+		printf("ipip rows: SKIPPED (%s)\n", why);
+		net.if0 = 0;
+	}
 	pass = xdp_pass__open_and_load();
 	swap = xdp_macswap__open_and_load();
-	if (!pass || !swap) {
+	pair = xdp_head_pair__open_and_load();
+	if (!pass || !swap || !pair) {
 		err = -errno;
 		goto out;
 	}
@@ -785,13 +955,15 @@ int main(int argc, char **argv)
 	pin_cpu();
 	if (!err)
 		err = run_all(&cfg, lb, bpf_program__fd(pass->progs.xdp_pass),
-			      bpf_program__fd(swap->progs.xdp_macswap), kern, extra);
+			      bpf_program__fd(swap->progs.xdp_macswap),
+			      bpf_program__fd(pair->progs.xdp_head_pair), net.if0, kern, extra);
 out:
 	if (err)
 		fprintf(stderr, "Error: bench_xdp: %s\n", strerror(-err));
 	for (i = 0; i < LB_N; i++)
 		chlb__destroy(lb[i]);
 	lru_insert__destroy(kern);
+	xdp_head_pair__destroy(pair);
 	xdp_macswap__destroy(swap);
 	xdp_pass__destroy(pass);
 	json_object_put(extra);

@@ -188,6 +188,7 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->flow_buckets = dp_flow_buckets(opts);
 	skel->rodata->udp_timeout_ns = dp_udp_timeout(opts) * 1000000000ULL;
 	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
+	skel->rodata->bench_encap_restore = !!opts->bench_encap_restore;
 	memcpy((void *)skel->rodata->encap_src, opts->encap, sizeof(opts->encap));
 	dp_set_flow_policy(skel, opts->flow_policy);
 	err = chlb__load(skel);

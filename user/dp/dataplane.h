@@ -37,6 +37,7 @@ struct chlb_dp_opts {
 	__u32 flow_entries;	/* flow table size; 0: off, the stateless path */
 	__u32 udp_timeout;	/* seconds; 0: CHLB_DEFAULT_UDP_TIMEOUT */
 	int bench_fresh_flows;	/* benches: a new flow per run (bpf/chlb.bpf.c) */
+	int bench_encap_restore;	/* benches: ipip frames put back after each run (bpf/encap.h) */
 	/*
 	 * 1: VIP frames whose destination MAC is not if_mac are passed
 	 * (pass_not_for_us); attach sets it unless --dst-mac any or the
