@@ -12,10 +12,15 @@
  * every one against an independent prediction:
  *
  * - a reference parser written here from the documented rules (at most
- *   one 802.1Q tag; IPv4 with any IHL, whole datagram in the frame, not a
- *   fragment; IPv6 whose next header is TCP or UDP; the L4 header inside
- *   the datagram) says whether the frame is for a VIP, and if not, the
- *   reason it is passed;
+ *   one 802.1Q tag; IPv4 with any IHL, whole datagram in the frame; IPv6
+ *   with up to 4 hop-by-hop (first only), destination options and routing
+ *   (segments left 0) headers before TCP or UDP; the L4 header inside the
+ *   datagram) says whether the frame is for a VIP, and if not, the
+ *   reason it is passed; fragments to a VIP address are dropped and
+ *   counted in a VIP's fragments (the first fragment's VIP, else the
+ *   address's lowest id); ICMP/ICMPv6 errors to a VIP address quoting a
+ *   reply of a VIP flow are predicted as that flow's frames (the quoted
+ *   tuple turned around);
  * - for a VIP frame, the test's own library rings (chlb_ring__*, built
  *   with the attach's seed, vnodes, table size and the backends' weights
  *   and states) and the shared flow hash name the backend, or none.
@@ -80,7 +85,7 @@ static const __u8 if_mac[6] = { 0x02, 0xf2, 0x00, 0x00, 0x00, 0x01 };
 
 /* Outcome classes: the program's reasons, predicted. */
 enum { C_TX, C_DROP, C_NOT_FOR_US, C_NOT_VIP, C_OTHER_PROTO, C_FRAGMENT, C_MALFORMED,
-       C_NOT_IP, C_N };
+       C_NOT_IP, C_DROP_FRAG, C_N };
 
 static const struct { const char *name; int counter; } classes[C_N] = {
 	[C_TX] = { "tx", CHLB_CNT_TX },
@@ -91,6 +96,7 @@ static const struct { const char *name; int counter; } classes[C_N] = {
 	[C_FRAGMENT] = { "pass_fragment", CHLB_CNT_PASS_FRAGMENT },
 	[C_MALFORMED] = { "pass_malformed", CHLB_CNT_PASS_MALFORMED },
 	[C_NOT_IP] = { "pass_not_ip", CHLB_CNT_PASS_NOT_IP },
+	[C_DROP_FRAG] = { "drop_fragment", CHLB_CNT_DROP_FRAGMENT },
 };
 
 /* What the generator put in frames, to show what was covered. */
@@ -505,8 +511,8 @@ static void gen_ipv6(struct rng *r, struct frame *f, const __u8 *src, const __u8
 		     __u8 proto, __u32 l4len)
 {
 	static const __u8 ext[] = { 0, 43, 44, 60, 135, 139, 140, 253 };
-	__u32 next = rpct(r, 15) ? 1 + rbelow(r, 3) : 0, i;
-	__u8 *h = f->b + f->len, types[3];
+	__u32 next = rpct(r, 15) ? 1 + rbelow(r, 5) : 0, i;	/* the walk stops at 4 */
+	__u8 *h = f->b + f->len, types[5];
 
 	for (i = 0; i < next; i++)
 		types[i] = ext[rbelow(r, sizeof(ext))];
@@ -523,6 +529,8 @@ static void gen_ipv6(struct rng *r, struct frame *f, const __u8 *src, const __u8
 		e[0] = i + 1 < next ? types[i + 1] : proto;
 		e[1] = 0;	/* 8 bytes */
 		rbytes(r, e + 2, 6);
+		if (types[i] == 43 && rpct(r, 70))
+			e[3] = 0;	/* segments left 0: walked */
 		f->features |= types[i] == 44 ? 1 << F_FRAG : 0;
 	}
 	f->features |= next ? 1 << F_EXTHDR : 0;
@@ -635,6 +643,48 @@ static void gen_target(struct rng *r, struct target *t, __u32 *proto_ctr)
 	gen_source(r, t);
 }
 
+/*
+ * An ICMP error quoting a reply from the frame's destination (mostly),
+ * from a VIP's port (mostly): often a VIP flow's. The quote is 8 bytes of
+ * L4 or more, its IP length often more than quoted, IPv6 sometimes with
+ * extension headers. Its length.
+ */
+static __u32 gen_icmp_quote(struct rng *r, __u8 *l4, const struct target *t)
+{
+	const struct fvip *v = &vips[rbelow(r, NVIPS)];
+	__u32 ql4 = 8 + (rpct(r, 50) ? 0 : rbelow(r, 40)), n = 0, qh, i, alen;
+	__u8 *q = l4 + 8, qproto = rpct(r, 80) ? v->proto : (__u8)rnext(r);
+
+	rbytes(r, l4, 8);
+	l4[0] = t->family == 4 ? (const __u8[]){ 3, 11, 12 }[rbelow(r, 3)] : 1 + rbelow(r, 4);
+	alen = t->family == 4 ? 4 : 16;
+	if (t->family == 6 && rpct(r, 25))
+		n = 1 + rbelow(r, 2);
+	qh = t->family == 4 ? 20 : 40 + 8 * n;
+	memset(q, 0, qh);
+	if (t->family == 4) {
+		q[0] = 0x45;
+		put16(q + 2, (__u16)(qh + ql4 + (rpct(r, 50) ? 0 : rbelow(r, 1400))));
+		put16(q + 6, rpct(r, 90) ? 0x4000 : (__u16)rnext(r));
+		q[8] = 64;
+		q[9] = qproto;
+	} else {
+		q[0] = 0x60;
+		put16(q + 4, (__u16)(qh - 40 + ql4 + (rpct(r, 50) ? 0 : rbelow(r, 1400))));
+		q[6] = n ? (rpct(r, 50) ? 60 : 0) : qproto;
+		q[7] = 64;
+		for (i = 0; i < n; i++)
+			q[40 + 8 * i] = i + 1 < n ? 60 : qproto;
+	}
+	memcpy(q + (t->family == 4 ? 12 : 8), t->dst, alen);	/* the reply's source */
+	if (rpct(r, 15))
+		rbytes(r, q + (t->family == 4 ? 12 : 8), alen);
+	rbytes(r, q + (t->family == 4 ? 16 : 24), alen);		/* the client */
+	rbytes(r, q + qh, ql4);
+	put16(q + qh, rpct(r, 80) ? v->port : (__u16)rnext(r));
+	return 8 + qh + ql4;
+}
+
 /* A well-formed frame (before mutations) to a target. */
 static void gen_ip_frame(struct rng *r, struct frame *f, __u32 *proto_ctr)
 {
@@ -643,7 +693,10 @@ static void gen_ip_frame(struct rng *r, struct frame *f, __u32 *proto_ctr)
 	__u32 l4len;
 
 	gen_target(r, &t, proto_ctr);
-	l4len = gen_l4(r, l4, t.proto, t.sport, t.dport);
+	if (t.proto == (t.family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) && rpct(r, 60))
+		l4len = gen_icmp_quote(r, l4, &t);
+	else
+		l4len = gen_l4(r, l4, t.proto, t.sport, t.dport);
 	f->len = gen_l2(r, f, t.family == 4 ? 0x0800 : 0x86dd);
 	if (t.family == 4)
 		gen_ipv4(r, f, t.src, t.dst, t.proto, l4len);
@@ -761,15 +814,103 @@ static int ref_l4(const __u8 *f, __u32 len, __u32 l4, __u32 l4len, struct chlb_f
 	return -1;
 }
 
+/* Is nh one of the IPv6 extension headers the program walks? */
+static int ref_ext_walked(__u8 nh)
+{
+	return nh == 0 || nh == 60 || nh == 43;
+}
+
+/*
+ * The IPv6 extension header walk (bpf/parse.h, chlb_ipv6_ext): from off
+ * with *nh the first header and *l4len the bytes left in the datagram, at
+ * most 4 headers; -1 done (*nh, *off, *l4len past them), else the class.
+ */
+static int ref_ext(const __u8 *f, __u32 len, __u32 *off, __u32 *l4len, __u8 *nh)
+{
+	__u32 i, hl;
+
+	for (i = 0; i < 4 && ref_ext_walked(*nh); i++) {
+		if (*off + 8 > len)
+			return C_MALFORMED;
+		hl = (f[*off + 1] + 1) * 8u;
+		if (hl > *l4len || (i && *nh == 0))
+			return C_MALFORMED;
+		if (*nh == 43 && f[*off + 3])
+			return C_OTHER_PROTO;
+		*nh = f[*off];
+		*off += hl;
+		*l4len -= hl;
+	}
+	return ref_ext_walked(*nh) ? C_OTHER_PROTO : -1;
+}
+
+/* What the reference parser found, beside the flow key. */
+struct ref_pkt {
+	__u32 l3, l4;		/* offsets: IP header; L4 (or the IPv6 fragment header) */
+	__u32 dgram_end;	/* offset of the datagram's end */
+	int frag;		/* a fragment */
+};
+
+/* The IPv4 header at off: -1 (key filled) or the class. */
+static int ref_ipv4(const __u8 *f, __u32 len, __u32 off, struct chlb_flow_key *k,
+		    struct ref_pkt *rp, __u32 *l4len)
+{
+	__u32 hl, tot;
+
+	if (off + 20 > len || f[off] < 0x45 || f[off] > 0x4f)
+		return C_MALFORMED;
+	hl = (f[off] & 15) * 4u;
+	tot = get16(f + off + 2);
+	if (tot < hl || off + tot > len)
+		return C_MALFORMED;
+	k->proto = f[off + 9];
+	k->family = CHLB_FAMILY_INET;
+	k->src[10] = k->src[11] = k->dst[10] = k->dst[11] = 0xff;
+	memcpy(k->src + 12, f + off + 12, 4);
+	memcpy(k->dst + 12, f + off + 16, 4);
+	rp->l4 = off + hl;
+	rp->dgram_end = off + tot;
+	rp->frag = (get16(f + off + 6) & 0x3fff) != 0;
+	*l4len = tot - hl;
+	return rp->frag ? C_FRAGMENT : -1;
+}
+
+static int ref_ipv6(const __u8 *f, __u32 len, __u32 off, struct chlb_flow_key *k,
+		    struct ref_pkt *rp, __u32 *l4len)
+{
+	__u32 pos = off + 40;
+	int c;
+
+	if (off + 40 > len || f[off] >> 4 != 6)
+		return C_MALFORMED;
+	*l4len = get16(f + off + 4);
+	if (off + 40 + *l4len > len)
+		return C_MALFORMED;
+	k->family = CHLB_FAMILY_INET6;
+	memcpy(k->src, f + off + 8, 16);
+	memcpy(k->dst, f + off + 24, 16);
+	rp->dgram_end = off + 40 + *l4len;
+	k->proto = f[off + 6];
+	c = ref_ext(f, len, &pos, l4len, &k->proto);
+	rp->l4 = pos;
+	if (c >= 0)
+		return c;
+	rp->frag = k->proto == 44;
+	return rp->frag ? C_FRAGMENT : -1;
+}
+
 /*
  * Ethernet, one optional 802.1Q tag, IPv4 or IPv6: -1 and the flow key's
  * fields when the frame is TCP/UDP the program would look a VIP up for,
- * else the class it is passed as.
+ * else the class it is passed as (C_FRAGMENT, C_OTHER_PROTO: rp says
+ * where its headers are, k has its addresses and protocol).
  */
-static int ref_parse(const __u8 *f, __u32 len, struct chlb_flow_key *k, struct expect *e)
+static int ref_parse(const __u8 *f, __u32 len, struct chlb_flow_key *k, struct expect *e,
+		     struct ref_pkt *rp)
 {
-	__u32 off = 14, hl, tot, l4len;
+	__u32 off = 14, l4len = 0;
 	__u16 et = get16(f + 12);
+	int c;
 
 	if (et == 0x8100) {
 		if (len < 18)
@@ -778,41 +919,19 @@ static int ref_parse(const __u8 *f, __u32 len, struct chlb_flow_key *k, struct e
 		off = 18;
 	}
 	memset(k, 0, sizeof(*k));
-	if (et == 0x0800) {
-		if (off + 20 > len || f[off] < 0x45 || f[off] > 0x4f)
-			return C_MALFORMED;
-		hl = (f[off] & 15) * 4u;
-		tot = get16(f + off + 2);
-		if (tot < hl || off + tot > len)
-			return C_MALFORMED;
-		if (get16(f + off + 6) & 0x3fff)
-			return C_FRAGMENT;
-		e->family = 4;
-		e->proto = k->proto = f[off + 9];
-		k->family = CHLB_FAMILY_INET;
-		k->src[10] = k->src[11] = k->dst[10] = k->dst[11] = 0xff;
-		memcpy(k->src + 12, f + off + 12, 4);
-		memcpy(k->dst + 12, f + off + 16, 4);
-		off += hl;
-		l4len = tot - hl;
-	} else if (et == 0x86dd) {
-		if (off + 40 > len || f[off] >> 4 != 6)
-			return C_MALFORMED;
-		l4len = get16(f + off + 4);
-		if (off + 40 + l4len > len)
-			return C_MALFORMED;
-		if (f[off + 6] == 44)
-			return C_FRAGMENT;
-		e->family = 6;
-		e->proto = k->proto = f[off + 6];
-		k->family = CHLB_FAMILY_INET6;
-		memcpy(k->src, f + off + 8, 16);
-		memcpy(k->dst, f + off + 24, 16);
-		off += 40;
-	} else {
+	memset(rp, 0, sizeof(*rp));
+	rp->l3 = off;
+	if (et == 0x0800)
+		c = ref_ipv4(f, len, off, k, rp, &l4len);
+	else if (et == 0x86dd)
+		c = ref_ipv6(f, len, off, k, rp, &l4len);
+	else
 		return C_NOT_IP;
-	}
-	return ref_l4(f, len, off, l4len, k);
+	if (c >= 0)
+		return c;
+	e->family = k->family == CHLB_FAMILY_INET ? 4 : 6;
+	e->proto = k->proto;
+	return ref_l4(f, len, rp->l4, l4len, k);
 }
 
 /* The VIP a parsed key is for, or -1. */
@@ -828,17 +947,152 @@ static int vip_of(const struct chlb_flow_key *k)
 	return -1;
 }
 
+/* The VIP with the lowest id at a key's destination address (chlb_vip_addrs), or -1. */
+static int vip_of_addr(const struct chlb_flow_key *k)
+{
+	int i, best = -1;
+
+	for (i = 0; i < NVIPS; i++)
+		if (!memcmp(k->dst, vips[i].a, 16) &&
+		    k->family == (vips[i].family == 4 ? CHLB_FAMILY_INET : CHLB_FAMILY_INET6) &&
+		    (best < 0 || vips[i].id < vips[best].id))
+			best = i;
+	return best;
+}
+
+/* A fragment to a VIP address: the VIP its counters go to (chlb_frag_vip_key). */
+static int ref_frag_vip(const __u8 *f, __u32 len, const struct ref_pkt *rp,
+			struct chlb_flow_key *k, int addr_vip)
+{
+	__u32 l4 = rp->l4;
+	__u8 proto = k->proto;
+	int v;
+
+	if (k->family == CHLB_FAMILY_INET) {
+		if (get16(f + rp->l3 + 6) & 0x1fff)
+			return addr_vip;
+	} else {
+		if (l4 + 8 > len || get16(f + l4 + 2) & 0xfff8)
+			return addr_vip;
+		proto = f[l4];
+		l4 += 8;
+	}
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || (int)rp->dgram_end - (int)l4 < 4 ||
+	    l4 + 4 > len)
+		return addr_vip;
+	k->proto = proto;
+	memcpy(&k->dport, f + l4 + 2, 2);
+	v = vip_of(k);
+	return v >= 0 ? v : addr_vip;
+}
+
+/*
+ * An ICMP error (bpf/icmp.h) quoting a TCP/UDP reply from the outer
+ * destination: 1 and k the quoted flow turned around, else 0.
+ */
+static int ref_icmp(const __u8 *f, __u32 len, const struct ref_pkt *rp, struct chlb_flow_key *k)
+{
+	__u32 ic = rp->l4, q = ic + 8, qh, ql, l4;
+	int v4 = k->family == CHLB_FAMILY_INET, quote = (int)rp->dgram_end - (int)q, lim;
+	__u8 proto, src[16], dst[16];
+
+	if (k->proto != (v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6) || ic + 8 > len)
+		return 0;
+	if (v4 ? f[ic] != 3 && f[ic] != 11 && f[ic] != 12 : f[ic] < 1 || f[ic] > 4)
+		return 0;
+	memset(src, 0, 16);
+	memset(dst, 0, 16);
+	if (v4) {
+		if (q + 20 > len || f[q] < 0x45 || f[q] > 0x4f || get16(f + q + 6) & 0x1fff)
+			return 0;
+		qh = (f[q] & 15) * 4u;
+		lim = get16(f + q + 2) < quote ? get16(f + q + 2) : quote;
+		if ((int)qh + 8 > lim)
+			return 0;
+		l4 = q + qh;
+		proto = f[q + 9];
+		src[10] = src[11] = dst[10] = dst[11] = 0xff;
+		memcpy(src + 12, f + q + 12, 4);
+		memcpy(dst + 12, f + q + 16, 4);
+	} else {
+		if (q + 40 > len || f[q] >> 4 != 6 || quote < 40)
+			return 0;
+		ql = get16(f + q + 4) < (__u32)quote - 40 ? get16(f + q + 4) : (__u32)quote - 40;
+		l4 = q + 40;
+		proto = f[q + 6];
+		if (ref_ext(f, len, &l4, &ql, &proto) >= 0 || ql < 8)
+			return 0;
+		memcpy(src, f + q + 8, 16);
+		memcpy(dst, f + q + 24, 16);
+	}
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || l4 + 8 > len ||
+	    memcmp(src, k->dst, 16))
+		return 0;
+	memcpy(k->src, dst, 16);
+	memcpy(&k->sport, f + l4 + 2, 2);
+	memcpy(&k->dport, f + l4, 2);
+	k->proto = proto;
+	return 1;
+}
+
+/* The backend class of a VIP frame (or steered error) with key k. */
+static void predict_backend(const struct chlb_flow_key *k, struct expect *e)
+{
+	struct chlb_addr a;
+	int i;
+
+	e->cls = C_DROP;
+	if (chlb_ring__lookup_hash(vips[e->vip].ring, chlb_flow_hash(k, lb_seed), &a))
+		return;
+	for (i = 0; i < vips[e->vip].nbe; i++)
+		if (vips[e->vip].be[i].present && !memcmp(a.bytes, vips[e->vip].be[i].ca.bytes, 16))
+			e->be = i;
+	e->cls = C_TX;
+}
+
+/* A frame the parser passes as a fragment or other protocol. */
+static void predict_not_tcp_udp(const struct inst *in, const __u8 *f, __u32 len,
+				const struct ref_pkt *rp, struct chlb_flow_key *k,
+				struct expect *e)
+{
+	int addr_vip = vip_of_addr(k);
+
+	if (addr_vip < 0)
+		return;
+	if (e->cls == C_FRAGMENT) {
+		if (in->mac_check && memcmp(f, if_mac, 6)) {
+			e->cls = C_NOT_FOR_US;
+			return;
+		}
+		e->cls = C_DROP_FRAG;
+		e->vip = ref_frag_vip(f, len, rp, k, addr_vip);
+		return;
+	}
+	if (!ref_icmp(f, len, rp, k) || (e->vip = vip_of(k)) < 0)
+		return;
+	if (in->mac_check && memcmp(f, if_mac, 6)) {
+		e->cls = C_NOT_FOR_US;
+		e->vip = -1;
+		return;
+	}
+	predict_backend(k, e);
+}
+
 /* What the program must do with a frame, from the parser and the rings. */
 static void predict(const struct inst *in, const __u8 *f, __u32 len, struct expect *e)
 {
 	struct chlb_flow_key k;
-	struct chlb_addr a;
-	int c, i;
+	struct ref_pkt rp;
+	int c;
 
 	memset(e, 0, sizeof(*e));
 	e->vip = e->be = -1;
-	c = ref_parse(f, len, &k, e);
+	c = ref_parse(f, len, &k, e, &rp);
 	e->cls = c >= 0 ? c : C_NOT_VIP;
+	if (c == C_FRAGMENT || c == C_OTHER_PROTO) {
+		predict_not_tcp_udp(in, f, len, &rp, &k, e);
+		return;
+	}
 	if (c >= 0 || (e->vip = vip_of(&k)) < 0)
 		return;
 	if (in->mac_check && memcmp(f, if_mac, 6)) {
@@ -846,13 +1100,7 @@ static void predict(const struct inst *in, const __u8 *f, __u32 len, struct expe
 		e->vip = -1;	/* passed before the VIP's counters */
 		return;
 	}
-	e->cls = C_DROP;
-	if (chlb_ring__lookup_hash(vips[e->vip].ring, chlb_flow_hash(&k, lb_seed), &a))
-		return;
-	for (i = 0; i < vips[e->vip].nbe; i++)
-		if (vips[e->vip].be[i].present && !memcmp(a.bytes, vips[e->vip].be[i].ca.bytes, 16))
-			e->be = i;
-	e->cls = C_TX;
+	predict_backend(&k, e);
 }
 
 /* ---- running and judging frames -------------------------------------------- */
@@ -861,7 +1109,7 @@ struct tally {
 	__u64 frames, bad;
 	__u64 cls[C_N];
 	__u64 features[F_N];
-	__u64 vip_packets[NVIPS], vip_bytes[NVIPS], vip_drops[NVIPS];
+	__u64 vip_packets[NVIPS], vip_bytes[NVIPS], vip_drops[NVIPS], vip_frags[NVIPS];
 	__u64 be_packets[NVIPS][MAX_BE], be_bytes[NVIPS][MAX_BE];
 	__u8 protos[2][32];	/* L4 protocol numbers reached, IPv4 and IPv6 */
 	__u8 sent[2][32];	/* protocol numbers of the IP frames built */
@@ -881,7 +1129,8 @@ static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *judge(const struct expect *e, const struct frame *f, const __u8 *out,
 			 __u32 out_len, __u32 verdict)
 {
-	__u32 want = e->cls == C_TX ? XDP_TX : e->cls == C_DROP ? XDP_DROP : XDP_PASS;
+	__u32 want = e->cls == C_TX ? XDP_TX : e->cls == C_DROP || e->cls == C_DROP_FRAG ? XDP_DROP
+										   : XDP_PASS;
 
 	if (e->cls == C_TX && e->be < 0)
 		return "the ring names a backend the test does not know";
@@ -926,6 +1175,8 @@ static void tally_frame(struct tally *t, const struct frame *f, const struct exp
 		t->protos[e->family == 6][e->proto >> 3] |= 1 << (e->proto & 7);
 	if (f->family)
 		t->sent[f->family == 6][f->proto >> 3] |= 1 << (f->proto & 7);
+	if (e->cls == C_DROP_FRAG)
+		t->vip_frags[e->vip]++;
 	if (e->cls != C_TX && e->cls != C_DROP)
 		return;
 	t->vip_packets[e->vip]++;
@@ -1015,6 +1266,7 @@ static void check_counters(const struct counters *a, const struct counters *b,
 		wrong += b->v[i].packets - a->v[i].packets != t->vip_packets[i];
 		wrong += b->v[i].bytes - a->v[i].bytes != t->vip_bytes[i];
 		wrong += b->v[i].no_backend - a->v[i].no_backend != t->vip_drops[i];
+		wrong += b->v[i].fragments - a->v[i].fragments != t->vip_frags[i];
 		for (j = 0; j < vips[i].nbe; j++)
 			wrong += b->b[i][j].packets - a->b[i][j].packets != t->be_packets[i][j] ||
 				 b->b[i][j].bytes - a->b[i][j].bytes != t->be_bytes[i][j];
@@ -1183,6 +1435,9 @@ static void test_rounds(void)
 	       (unsigned long long)g.counters[CHLB_CNT_FLOW_HIT],
 	       (unsigned long long)g.counters[CHLB_CNT_FLOW_MISS],
 	       (unsigned long long)g.counters[CHLB_CNT_FLOW_INSERT]);
+	printf("    ICMP errors steered to a VIP flow's backend: %llu\n",
+	       (unsigned long long)g.counters[CHLB_CNT_ICMP_STEERED]);
+	CU_ASSERT(g.counters[CHLB_CNT_ICMP_STEERED] > 0 && sum.cls[C_DROP_FRAG] > 0);
 	CU_ASSERT(sum.cls[C_TX] > 0 && sum.cls[C_DROP] > 0);
 	CU_ASSERT(cur->mac_check ? sum.cls[C_NOT_FOR_US] > 0 : sum.cls[C_NOT_FOR_US] == 0);
 	CU_ASSERT(!cur->dp.flow_entries || g.counters[CHLB_CNT_FLOW_HIT] > 0);
