@@ -328,17 +328,25 @@ case_pmtu() {
 # The router's link to subnet 1 narrowed to 1400: a backend's full-size
 # replies to the client do not fit there, the router sends frag-needed /
 # packet-too-big to the VIP (their source), routed to the LB.
+# Exactly one backend, the one serving the download, learns MTU 1400:
+# the errors went to the flow's owner, not to every backend.
 icmp_download() {
-	local name=$1 addr=$2 before after r b mtus=
+	local name=$1 addr=$2 before after r b m mtus= n=0
+	for b in $TB_BACKENDS; do
+		ip -n "$TB-$b" route flush cache >/dev/null 2>&1
+		ip -n "$TB-$b" -6 route flush cache >/dev/null 2>&1
+	done
 	before=$(gcount icmp_steered)
 	download "$addr"
 	r=$?
 	after=$(gcount icmp_steered)
 	for b in $TB_BACKENDS; do
-		mtus="$mtus $b:$(route_mtu "$b" "$(tb_ip$3 cl)")"
+		m=$(route_mtu "$b" "$(tb_ip$3 cl)")
+		mtus="$mtus $b:$m"
+		[ "$m" = 1400 ] && n=$((n + 1))
 	done
-	if [ "$r" -eq 0 ] && [ "$after" -gt "$before" ]; then
-		pass "icmp $name: 1 MB download from $addr completed, chlb steered $((after - before)) ICMP errors to the owning backend (path MTU to the client:$mtus)"
+	if [ "$r" -eq 0 ] && [ "$after" -gt "$before" ] && [ "$n" -eq 1 ]; then
+		pass "icmp $name: 1 MB download from $addr completed, chlb steered $((after - before)) ICMP errors to the owning backend, the only one to learn path MTU 1400 to the client ($mtus )"
 	else
 		fail "icmp $name: 1 MB download from $addr" "completed=$([ "$r" -eq 0 ] && echo yes || echo no), icmp_steered $before -> $after, backends' path MTU:$mtus; $(counters $COUNTERS)"
 	fi
@@ -348,6 +356,7 @@ case_icmp() {
 	ip -n "$TB-rt" link set eth0 mtu 1400 || { fail icmp "cannot set the router's MTU"; return; }
 	icmp_download "IPv4 (frag-needed from the router)" "$TB_VIP4" 4
 	icmp_download "IPv6 (packet too big from the router)" "$TB_VIP6" 6
+	icmp_download "4in6 (frag-needed steered to an IPv6 backend)" "$RT_VIP46" 4
 	ip -n "$TB-rt" link set eth0 mtu 1500
 }
 
