@@ -19,7 +19,9 @@
  *     4443 2.4(c)); a too-big IPv6 packet is always longer than that.
  *     Hop limit 64, traffic class and flow label 0.
  *
- * Not answered, dropped and counted DROP_TOO_BIG: IPv4 without DF (XDP
+ * Not answered, dropped and counted DROP_TOO_BIG: ICMP and ICMPv6 (the
+ * errors chlb steers to backends: no error answers an error, RFC 1122
+ * 3.2.2, RFC 4443 2.4(e)), IPv4 without DF (XDP
  * cannot fragment, and a router would fragment it: RFC 791 -- the client
  * sent it fragmentable, so it must cope with a loss, and a host that
  * clears DF rarely sends full-size packets), IPv4 with options (the quote
@@ -249,6 +251,8 @@ static __always_inline int chlb_too_big(struct xdp_md *ctx, const struct chlb_pk
 {
 	struct iphdr *ip = p->l3;
 
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+		return CHLB_CNT_DROP_TOO_BIG;
 	if (p->family == CHLB_FAMILY_INET) {
 		if (*(__u8 *)ip != 0x45 || !(ip->frag_off & bpf_htons(CHLB_IP_DF_BIT)) ||
 		    mtu < CHLB_IPV4_MIN_MTU)

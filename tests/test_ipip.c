@@ -711,6 +711,21 @@ static void test_no_neigh(void)
 		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
 }
 
+/* Write /proc/sys/net/<name> (this process's namespace); 0 or -1. */
+static int sysctl_write(const char *name, const char *value)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ok = fputs(value, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 static void test_no_route(void)
 {
 	static const struct {
@@ -734,6 +749,17 @@ static void test_no_route(void)
 		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0x4000, 0, f, NULL);
 		run(&lb_range, &e, f, len, &r);
 	}
+	/* the XDP lookup wants forwarding on the interface the frame came in on */
+	e.desc = "IPv4 forwarding off on the interface";
+	CU_ASSERT_FATAL(sysctl_write("ipv4/conf/" IPIP_IF0 "/forwarding", "0") == 0);
+	len = frame(V44, IPPROTO_TCP, 40000, 100, 0x4000, 0, f, NULL);
+	run(&lb_range, &e, f, len, &r);
+	CU_ASSERT_FATAL(sysctl_write("ipv4/conf/" IPIP_IF0 "/forwarding", "1") == 0);
+	e.desc = "IPv6 forwarding off on the interface";
+	CU_ASSERT_FATAL(sysctl_write("ipv6/conf/" IPIP_IF0 "/forwarding", "0") == 0);
+	len = frame(V66, IPPROTO_TCP, 40000, 100, 0, 0, f, NULL);
+	run(&lb_range, &e, f, len, &r);
+	CU_ASSERT_FATAL(sysctl_write("ipv6/conf/" IPIP_IF0 "/forwarding", "1") == 0);
 }
 
 /* The largest packet that fits is sent, one byte more is answered with mtu. */
@@ -812,6 +838,103 @@ static void test_too_big_options(void)
 	CU_ASSERT_EQUAL(r.len, n + 20);
 }
 
+/*
+ * An ICMP (ICMPv6) error from a router to VIP v's address quoting the
+ * VIP's reply to the client (port 40000), quote bytes of it: frag needed
+ * (packet too big) as a router on the backend's direct return path sends.
+ * *spec: the flow it is about, client -> VIP.
+ */
+static __u32 icmp_error_frame(int v, __u16 quote, __u8 *f, struct pkt_spec *spec)
+{
+	int v6 = vips[v].family == 6;
+	__u8 *ip = f + 14, *ic = ip + (v6 ? 40 : 20), *q = ic + 8;
+	__u16 len = (v6 ? 40 : 20) + 8 + quote;
+
+	frame(v, IPPROTO_TCP, 40000, 0, 0, 0, f, spec);	/* L2 header, and the flow */
+	memset(ip, 0, len);
+	if (v6) {
+		ip[0] = 0x60;
+		put16(ip + 4, len - 40);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		inet_pton(AF_INET6, "2001:db8:1::fe", ip + 8);
+		inet_pton(AF_INET6, VIP6, ip + 24);
+		ic[0] = 2;
+		put32(ic + 4, 1280);
+		q[0] = 0x60;
+		put16(q + 4, 1400);
+		q[6] = IPPROTO_TCP;
+		q[7] = 63;
+		inet_pton(AF_INET6, VIP6, q + 8);
+		inet_pton(AF_INET6, CLIENT6, q + 24);
+		put16(q + 40, vips[v].port);
+		put16(q + 42, 40000);
+		fill_csum(ic, len - 40, ic + 2,
+			  sum16(sum16(sum16(0, ip + 8, 32), (const __u8 *)"\0\0\0\x3a", 4),
+				ip + 4, 2));
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, len);
+		ip[6] = 0x40;	/* DF: only its being ICMP keeps it from an answer */
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		inet_pton(AF_INET, "192.0.2.254", ip + 12);
+		inet_pton(AF_INET, VIP4, ip + 16);
+		fill_csum(ip, 20, ip + 10, 0);
+		ic[0] = 3;
+		ic[1] = 4;
+		put16(ic + 6, 1000);
+		q[0] = 0x45;
+		put16(q + 2, 1400);
+		q[6] = 0x40;
+		q[8] = 63;
+		q[9] = IPPROTO_TCP;
+		inet_pton(AF_INET, VIP4, q + 12);
+		inet_pton(AF_INET, CLIENT4, q + 16);
+		fill_csum(q, 20, q + 10, 0);
+		put16(q + 20, vips[v].port);
+		put16(q + 22, 40000);
+		fill_csum(ic, len - 20, ic + 2, 0);
+	}
+	return 14 + len;
+}
+
+/*
+ * An ICMP error about an ipip VIP's flow is steered to the flow's backend
+ * encapsulated; one too big for the tunnel is dropped, never answered
+ * with another ICMP error.
+ */
+static void test_icmp_error(void)
+{
+	static __u8 want[PKT_MAX + 64];
+	struct expect e = EXPECT("ICMPv6 error steered, 6in6", XDP_TX, CHLB_CNT_TX,
+				 CHLB_CNT_ICMP_STEERED);
+	struct encap_want w;
+	struct pkt_spec s;
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+	__u32 len;
+	int i;
+
+	SKIP_IF_NO_NETNS();
+	for (i = 0; i < 2; i++) {
+		int v = i ? V44_MTU : V66;	/* inner room: 1380, 1460 */
+
+		e = (struct expect)EXPECT(i ? "ICMP error steered, 4in4" : "ICMPv6 error steered, 6in6",
+					  XDP_TX, CHLB_CNT_TX, CHLB_CNT_ICMP_STEERED);
+		len = icmp_error_frame(v, 200, f, &s);
+		encap_want(&lb_range, v, flow_hash(&s), &w);
+		e.want = want;
+		e.want_len = build_encap(&w, f, len, want);
+		run(&lb_range, &e, f, len, &r);
+		e = (struct expect)EXPECT(i ? "ICMP error too big for the tunnel: dropped" :
+					      "ICMPv6 error too big for the tunnel: dropped",
+					  XDP_DROP, CHLB_CNT_DROP_TOO_BIG, CHLB_CNT_ICMP_STEERED);
+		len = icmp_error_frame(v, i ? IPIP_MTU_ROUTE4 : IPIP_MTU - 60, f, &s);
+		run(&lb_range, &e, f, len, &r);
+	}
+}
+
 /* Every CPU's too-big bucket set to tat (CLOCK_MONOTONIC ns; 0: full). */
 static void reset_rate_limit(struct lb *lb, __u64 tat)
 {
@@ -882,10 +1005,11 @@ int main(void)
 		{ "outer sources: /24, /112, /32, none", test_sources },
 		{ "route by another interface: redirect", test_redirect },
 		{ "no neighbour: encapsulated, to the kernel", test_no_neigh },
-		{ "blackhole, unreachable, no route: dropped", test_no_route },
+		{ "blackhole, unreachable, no route, forwarding off: dropped", test_no_route },
 		{ "too big: boundaries, frag needed, packet too big", test_too_big },
 		{ "too big with IPv4 options", test_too_big_options },
 		{ "too-big answers rate limited", test_rate_limit },
+		{ "ICMP errors about ipip flows: steered, never answered", test_icmp_error },
 		CU_TEST_INFO_NULL,
 	};
 	static CU_SuiteInfo suites[] = {
