@@ -29,8 +29,10 @@ TB_ROOT=${TB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 # shellcheck source=scripts/testbed.sh
 . "$TB_ROOT/scripts/testbed.sh"
 
+# shellcheck disable=SC2034 # RT_NET*_1 are read as ${!n} by tb_ip4/tb_ip6
 RT_NET4_1=10.213.0		# subnet 1, /24
 RT_NET4_2=10.213.2		# subnet 2, /24
+# shellcheck disable=SC2034
 RT_NET6_1=fd00:213::		# subnet 1, /64
 RT_NET6_2=fd00:213:2::		# subnet 2, /64
 TB_VIP4=10.213.1.1		# IPv4 VIP (backends by their IPv4 addresses)

@@ -233,8 +233,8 @@ access_logs() {
 case_stats_match() {
 	local c d msg= bad=
 	sleep 0.5
-	c=($(chlb_per_node))
-	d=($(decap_per_node))
+	read -ra c < <(chlb_per_node)
+	read -ra d < <(decap_per_node)
 	for i in 0 2 4; do
 		msg="$msg ${c[i]}:${c[i + 1]}/${d[i + 1]}"
 		within "${c[i + 1]}" "${d[i + 1]}" "max(1, ${d[i + 1]} / 100)" || bad=1
