@@ -44,6 +44,7 @@ V6=[$TB_VIP6]:$TB_HTTP_PORT/tcp
 V46=$RT_VIP46:$TB_HTTP_PORT/tcp
 ECHO_PORT=7000
 VE=$TB_VIP4:$ECHO_PORT/tcp	# long-lived connections
+VU=$TB_VIP4:$TB_UDP_PORT/udp	# the backends' UDP echo (testbed.sh)
 WEIGHTS="b1:1 b2:1 b3:2"
 
 cleanup() {
@@ -139,6 +140,7 @@ setup_lb() {
 		add_vip "[$TB_VIP6]:$p/tcp" && add_backends "[$TB_VIP6]:$p/tcp" 6 || return 1
 		add_vip "$RT_VIP46:$p/tcp" && add_backends "$RT_VIP46:$p/tcp" 6 || return 1
 	done
+	add_vip "$VU" && add_backends "$VU" 4 || return 1
 	add_vip "$VE" || return 1
 	for b in b1 b2; do
 		tb_chlb backend add "$VE" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
@@ -153,7 +155,7 @@ case_setup() {
 		fail setup "$err"
 		return 1
 	fi
-	pass "setup: chlb attached natively on the LB, 10 ipip VIPs (IPv4, IPv6, IPv4 on IPv6 backends), backends on subnet 2 with decap"
+	pass "setup: chlb attached natively on the LB, 11 ipip VIPs (IPv4, IPv6, IPv4 on IPv6 backends), backends on subnet 2 with decap"
 }
 
 # One request per VIP first: when nothing gets through, say so with the
@@ -266,6 +268,39 @@ case_4in6() {
 all_positive() {
 	local x
 	for x in "$@"; do [ "$x" -gt 0 ] || return 1; done
+}
+
+# UDP: 100 echo round trips, each from a new source port; the echo server
+# answers from the VIP with its name.
+case_udp() {
+	local r
+	r=$(tb_exec cl python3 - "$TB_VIP4" "$TB_UDP_PORT" <<-'EOF'
+	import collections, socket, sys
+	seen, bad = collections.Counter(), 0
+	for i in range(100):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	    s.settimeout(2)
+	    s.connect((sys.argv[1], int(sys.argv[2])))
+	    msg = b"ipip-%d" % i
+	    s.send(msg)
+	    try:
+	        name, _, echo = s.recv(200).partition(b" ")
+	        if echo.strip() == msg:
+	            seen[name.decode()] += 1
+	        else:
+	            bad += 1
+	    except OSError:
+	        bad += 1
+	    s.close()
+	print(bad, len(seen), " ".join("%s:%d" % kv for kv in sorted(seen.items())))
+	EOF
+	)
+	set -- $r
+	if [ "${1:-x}" = 0 ] && [ "${2:-0}" -eq 3 ]; then
+		pass "udp: 100 echo round trips through $VU, spread ${*:3}"
+	else
+		fail "udp: echo through $VU" "failed/backends/spread = $r; $(counters $COUNTERS)"
+	fi
 }
 
 # ---- path MTU ---------------------------------------------------------------
@@ -579,6 +614,7 @@ main() {
 	if case_setup && case_smoke; then
 		case_http
 		case_4in6
+		case_udp
 		case_pmtu
 		case_icmp
 		case_lookup
