@@ -429,6 +429,36 @@ static void test_icmp_steered(void)
 	}
 }
 
+/* The other error types (time exceeded, parameter problem, unreachable): the same. */
+static void test_icmp_types(void)
+{
+	static const struct { int v; __u8 type, code; } t[] = {
+		{ V4_TCP, 11, 0 }, { V4_UDP, 12, 0 }, { V4_TCP, 3, 1 },
+		{ V6_TCP, 1, 4 }, { V6_UDP, 3, 0 }, { V6_TCP, 4, 0 },
+	};
+	__u8 f[PKT_MAX], q[PKT_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct pkt_spec r = flow_spec(t[i].v, CLIENT4, 40100, 1);
+		struct pkt_spec fwd = flow_spec(t[i].v, CLIENT4, 40100, 0);
+		struct expect e = { "time exceeded, parameter problem, unreachable", XDP_TX,
+				    CHLB_CNT_TX, t[i].v, 0, NONE, 1, 0 };
+		int fam = vips[t[i].v].family;
+		__u32 len;
+
+		if (fam == 6) {
+			r = flow_spec(t[i].v, CLIENT6, 40100, 1);
+			fwd = flow_spec(t[i].v, CLIENT6, 40100, 0);
+		}
+		e.bid = ring_backend(t[i].v, &fwd);
+		ip_packet(&r, q);
+		len = icmp_error(fam, vips[t[i].v].addr, t[i].type, t[i].code, 0, q,
+				 fam == 4 ? 28 : 48, f);
+		run(&e, f, len);
+	}
+}
+
 /* A quoted IPv6 reply with extension headers: the same backend. */
 static void test_icmp_quote_ext(void)
 {
@@ -454,7 +484,7 @@ static void test_icmp_passed(void)
 				 .dst = "10.0.0.100" };
 	struct pkt_spec other = flow_spec(V4_TCP, CLIENT4, CPORT, 1);
 	__u8 f[PKT_MAX], q[PKT_MAX];
-	__u32 len, qn;
+	__u32 len;
 	ssize_t n;
 
 	memcpy(echo.dmac, IF_MAC, 6);
@@ -462,10 +492,11 @@ static void test_icmp_passed(void)
 	run_pass("echo request to a VIP address", CHLB_CNT_PASS_OTHER_PROTO, f, n);
 
 	other.sport = 8080;	/* no VIP's port */
-	qn = ip_packet(&other, q);
+	ip_packet(&other, q);
 	len = icmp_error(4, "10.0.0.100", 3, 4, 1400, q, 28, f);
 	run_pass("error quoting a non-VIP flow", CHLB_CNT_PASS_OTHER_PROTO, f, len);
-	(void)qn;
+	len = icmp_error(4, "10.0.0.100", 11, 0, 0, q, 28, f);
+	run_pass("time exceeded quoting a non-VIP flow", CHLB_CNT_PASS_OTHER_PROTO, f, len);
 
 	len = error_about(V4_TCP, CLIENT4, CPORT, 24, f);
 	run_pass("quote of 4 bytes of TCP", CHLB_CNT_PASS_OTHER_PROTO, f, len);
@@ -718,6 +749,20 @@ static void test_vip_addrs_sync(void)
 	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) == 0 && id == 5);
 	CU_ASSERT_FATAL(chlb_dp__vip_del(&dp, &key) == 0);
 	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) != 0);
+	/* two VIPs at one new address: the lower id, then the other when it goes */
+	info.id = 7;
+	CU_ASSERT_FATAL(pkt_vip_key(4, "10.0.0.103", 81, IPPROTO_UDP, &key) == 0);
+	CU_ASSERT_FATAL(chlb_dp__vip_add(&dp, &key, &info) == 0);
+	info.id = 6;
+	CU_ASSERT_FATAL(pkt_vip_key(4, "10.0.0.103", 80, IPPROTO_TCP, &key) == 0);
+	CU_ASSERT_FATAL(chlb_dp__vip_add(&dp, &key, &info) == 0);
+	CU_ASSERT_FATAL(pkt_vip_key(4, "10.0.0.103", 0, 0, &a) == 0);
+	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) == 0 && id == 6);
+	CU_ASSERT_FATAL(chlb_dp__vip_del(&dp, &key) == 0);
+	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) == 0 && id == 7);
+	CU_ASSERT_FATAL(pkt_vip_key(4, "10.0.0.103", 81, IPPROTO_UDP, &key) == 0);
+	CU_ASSERT_FATAL(chlb_dp__vip_del(&dp, &key) == 0);
+	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) != 0);
 	CU_ASSERT_FATAL(pkt_vip_key(4, "10.0.0.100", 0, 0, &a) == 0);
 	CU_ASSERT(bpf_map_lookup_elem(dp.vip_addrs_fd, &a, &id) == 0 && id == V4_TCP);
 	CU_ASSERT_FATAL(pkt_vip_key(6, "2001:db8::100", 0, 0, &a) == 0);
@@ -731,6 +776,7 @@ int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "ICMP errors about VIP flows: to the flow's backend", test_icmp_steered },
+		{ "other error types steered too", test_icmp_types },
 		{ "quoted IPv6 extension headers walked", test_icmp_quote_ext },
 		{ "other ICMP passed unmodified", test_icmp_passed },
 		{ "flow table: the recorded backend, read only", test_icmp_flow_table },
