@@ -43,7 +43,12 @@
  *                  disabled on the interface (the XDP lookup requires
  *                  net.ipv4.conf.DEV.forwarding / net.ipv6.conf.DEV.
  *                  forwarding), a tunnel route: DROP_NO_ROUTE.
- * An 802.1Q tag the frame came with is kept, as dsr keeps it.
+ * An 802.1Q tag the frame came with is kept, as dsr keeps it: right when
+ * the route leaves by the interface the program runs on (XDP_TX). The FIB
+ * sees that interface, not the tag: a route by a VLAN device on top of it
+ * is a redirect to a device that takes no XDP frames, which the kernel
+ * drops: serve a tagged segment with the program on its VLAN device
+ * (generic XDP), where frames arrive untagged.
  */
 #ifndef CHLB_BPF_ENCAP_H
 #define CHLB_BPF_ENCAP_H
