@@ -42,7 +42,7 @@
 
 #define SEED		0x0123456789abcdefULL
 #define M		7
-#define MAX_VIPS	32
+#define MAX_VIPS	64	/* each VIP twice: TCP and UDP */
 #define MAX_BACKENDS	32
 #define VIP4		"10.0.0.100"
 #define VIP6		"2001:db8::100"
@@ -65,7 +65,8 @@ struct vip_def {
 
 enum {
 	V44, V66, V46, V64, V44_REDIR, V66_REDIR, V44_NONEIGH, V66_NONEIGH,
-	V44_BLACKHOLE, V66_BLACKHOLE, V44_UNREACH, V44_NOROUTE, V44_MTU, V66_MTU, NVIPS
+	V44_BLACKHOLE, V66_BLACKHOLE, V44_UNREACH, V44_NOROUTE, V44_MTU, V66_MTU,
+	V44_INCOMPLETE, V44_FAILED, NVIPS
 };
 
 static const struct vip_def vips[NVIPS] = {
@@ -83,6 +84,8 @@ static const struct vip_def vips[NVIPS] = {
 	[V44_NOROUTE] = { 4, VIP4, 86, "10.9.0.2" },
 	[V44_MTU] = { 4, VIP4, 87, "10.6.0.2" },
 	[V66_MTU] = { 6, VIP6, 87, "2001:db8:f::2" },
+	[V44_INCOMPLETE] = { 4, VIP4, 88, "10.7.0.2" },
+	[V44_FAILED] = { 4, VIP4, 89, "10.8.0.2" },
 };
 
 /* One loaded instance with its outer source ranges. */
@@ -708,6 +711,13 @@ static void test_no_neigh(void)
 		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
 	len = frame(V66_NONEIGH, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
 	run_encap(&lb_range, "6in6, gateway not resolved: to the kernel", V66_NONEIGH, f, len,
+		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
+	/* entries without a valid address: never a frame to 00:00:00:00:00:00 */
+	len = frame(V44_INCOMPLETE, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "4in4, gateway INCOMPLETE: to the kernel", V44_INCOMPLETE, f, len,
+		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
+	len = frame(V44_FAILED, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_range, "4in4, gateway FAILED: to the kernel", V44_FAILED, f, len,
 		  &s, XDP_PASS, CHLB_CNT_PASS_NO_NEIGH);
 }
 

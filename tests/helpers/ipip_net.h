@@ -14,6 +14,8 @@
  *   10.1/16, 2001:db8:b::/48  via IPIP_GW0 on IPIP_IF0       (XDP_TX)
  *   10.2/16, 2001:db8:c::/48  via IPIP_GW1 on IPIP_IF1       (redirect)
  *   10.3/16, 2001:db8:d::/48  via a gateway with no neighbour entry
+ *   10.7/16                   via a gateway whose entry is INCOMPLETE
+ *   10.8/16                   via a gateway whose entry is FAILED
  *   10.4/16, 2001:db8:e::/48  blackhole
  *   10.5/16                   unreachable
  *   10.6/16                   via IPIP_GW0, route MTU 1400
