@@ -15,6 +15,8 @@
 #            router rt (eth0)                   10.213.0.0/24, fd00:213::/64
 #   subnet 2 (namespace $TB-s2, bridge br0): router rt (eth1), backends
 #            b1 b2 b3                           10.213.2.0/24, fd00:213:2::/64
+#   a direct link, LB eth1 - router eth2: 10.213.3.0/24, fd00:213:3::/64,
+#            unused until rt_via_link 3 routes subnet 2 over it
 #   VIPs     10.213.1.1 (IPv4 backends), fd00:213:1::1, 10.213.1.2 (IPv4 VIP
 #            for IPv6 backends: 4in6), all held by every backend on lo
 #
@@ -35,6 +37,8 @@ RT_NET4_2=10.213.2		# subnet 2, /24
 # shellcheck disable=SC2034
 RT_NET6_1=fd00:213::		# subnet 1, /64
 RT_NET6_2=fd00:213:2::		# subnet 2, /64
+RT_NET4_3=10.213.3		# a direct link LB eth1 - router eth2, /24
+RT_NET6_3=fd00:213:3::		# (rt_via_link: encapsulated frames redirected)
 TB_VIP4=10.213.1.1		# IPv4 VIP (backends by their IPv4 addresses)
 TB_VIP6=fd00:213:1::1		# IPv6 VIP
 RT_VIP46=10.213.1.2		# IPv4 VIP for IPv6 backends (4in6)
@@ -61,6 +65,30 @@ tb_ip6() { local n; n=RT_NET6_$(rt_subnet "$1"); echo "${!n}$(tb_host_id "$1")";
 tb_mac() { printf '02:13:00:00:%02x:%02x\n' "$(rt_subnet "$1")" "$(tb_host_id "$1")"; }
 rt_gw4() { echo "$RT_NET4_2.254"; }
 rt_gw6() { echo "${RT_NET6_2}254"; }
+
+# rt_via_link 1|3: the LB's route to subnet 2, via the router on subnet 1
+# (the default: chlb's frames leave by the interface they came in on,
+# XDP_TX) or on the direct link (they leave by eth1: bpf_redirect).
+rt_via_link() {
+	local gw4=$RT_NET4_3.254 gw6=${RT_NET6_3}254 dev=eth1
+	[ "$1" = 1 ] && { gw4=$(tb_ip4 rt); gw6=$(tb_ip6 rt); dev=eth0; }
+	ip -n "$TB-lb" route replace "$RT_NET4_2.0/24" via "$gw4" dev "$dev" &&
+		ip -n "$TB-lb" -6 route replace "${RT_NET6_2}/64" via "$gw6" dev "$dev" &&
+		tb_resolve lb "$gw4" && tb_resolve lb "$gw6"
+}
+
+# The direct link: a veth pair, LB eth1 (.1) - router eth2 (.254).
+# PITFALL (testbed.sh): a frame redirected into a veth reaches its peer only
+# if the peer runs an XDP program, so the router's end gets XDP_PASS.
+rt_setup_lb_link() {
+	ip -n "$TB-lb" link add eth1 type veth peer name eth2 netns "$TB-rt" || return 1
+	ip -n "$TB-lb" link set eth1 address 02:13:00:00:03:01 &&
+		ip -n "$TB-rt" link set eth2 address 02:13:00:00:03:fe || return 1
+	rt_addrs lb eth1 "$RT_NET4_3.1" "${RT_NET6_3}1" &&
+		rt_addrs rt eth2 "$RT_NET4_3.254" "${RT_NET6_3}254" || return 1
+	ip -n "$TB-lb" link set eth1 up && ip -n "$TB-rt" link set eth2 up || return 1
+	ip -n "$TB-rt" link set dev eth2 xdpdrv obj "$TB_BPF/gen_pass.bpf.o" sec xdp
+}
 
 # rt_pin NODE: a backend's own chlb pin directory, for its decap instance
 # (<pin dir>-decap/eth0): every backend's interface is named eth0.
@@ -199,7 +227,7 @@ rt_up() {
 	ip netns exec "$TB-s1" ethtool -K lb tx off >/dev/null || return 1
 	ip -n "$TB-cl" route add "$RT_VIPNET4" via "$(tb_ip4 lb)" || return 1
 	ip -n "$TB-cl" -6 route add "$RT_VIPNET6" via "$(tb_ip6 lb)" || return 1
-	rt_setup_lb || return 1
+	rt_setup_lb && rt_setup_lb_link || return 1
 	for n in $TB_BACKENDS; do
 		rt_setup_backend "$n" || return 1
 	done
@@ -249,6 +277,7 @@ rt_env() {
 		echo "node $n: netns $TB-$n eth0 $(tb_ip4 "$n") $(tb_ip6 "$n") $(tb_mac "$n")"
 	done
 	echo "node rt: eth1 $(rt_gw4) $(rt_gw6) (subnet 2)"
+	echo "node rt: eth2 $RT_NET4_3.254 ${RT_NET6_3}254 (direct link to lb eth1 $RT_NET4_3.1 ${RT_NET6_3}1)"
 	for n in $TB_BACKENDS; do
 		echo "node $n: decap pins $(rt_pin "$n")-decap/eth0"
 	done

@@ -25,6 +25,10 @@
 #   noneigh   the LB's neighbour entry for the router deleted: the first
 #             frames are passed to the kernel (pass_no_neigh), which
 #             forwards them and resolves; the connection succeeds
+#   redirect  subnet 2 routed over the LB's second link: frames leave by
+#             bpf_redirect out of eth1 (redirect), not XDP_TX
+#   encap-src attached again with outer source ranges: the router sees
+#             many sources from them, none elsewhere
 #   detach    chlb detached: nothing pinned, the VIPs no longer served
 # One PASS/FAIL line per check (with chlb's counters when it fails); exit
 # 0 all passed, 1 any failed, 77 cannot run here (said loudly).
@@ -561,6 +565,25 @@ case_noneigh() {
 	noneigh 6 "$TB_VIP6"
 }
 
+# Subnet 2 routed over the LB's direct link to the router: the FIB names
+# another interface, chlb redirects there (redirect rises, XDP_TX does not).
+case_redirect() {
+	local tx0 rd0 tx1 rd1
+	rt_via_link 3 || { fail redirect "cannot route subnet 2 over the direct link"; return; }
+	tx0=$(gcount tx)
+	rd0=$(gcount redirect)
+	http "redirect IPv4 (out of eth1)" "$TB_VIP4" 100
+	http "redirect IPv6 (out of eth1)" "$TB_VIP6" 100
+	tx1=$(gcount tx)
+	rd1=$(gcount redirect)
+	if [ "$rd1" -gt "$rd0" ] && [ "$tx1" -eq "$tx0" ]; then
+		pass "redirect: $((rd1 - rd0)) frames redirected out of the LB's eth1 to the router, none sent back out of eth0"
+	else
+		fail redirect "redirect $rd0 -> $rd1, tx $tx0 -> $tx1; $(counters $COUNTERS)"
+	fi
+	rt_via_link 1 || fail redirect "cannot route subnet 2 via subnet 1 again"
+}
+
 # Outer sources from a range: attached again with --encap-src, the router
 # sees the LB's encapsulated frames come from several addresses of the
 # ranges, none from elsewhere, and every connection is served.
@@ -621,6 +644,7 @@ main() {
 		case_add
 		case_drain
 		case_noneigh
+		case_redirect
 		echo "chlb stats: $(counters $COUNTERS)"
 		case_encap_range
 		case_detach
