@@ -9,6 +9,8 @@
 #             shares by weight, chlb's per-backend packets = the frames
 #             each backend's decap stripped
 #   4in6      an IPv4 VIP on IPv6 backends
+#   udp       UDP echo through an ipip VIP
+#   fragments a fragmented datagram to a VIP: dropped, counted for the VIP
 #   pmtu      a 1 MB upload from a client whose full-size frames do not fit
 #             once encapsulated: chlb answers frag-needed / packet-too-big
 #             (tx_too_big), the client lowers its path MTU, the upload
@@ -27,8 +29,9 @@
 #             forwards them and resolves; the connection succeeds
 #   redirect  subnet 2 routed over the LB's second link: frames leave by
 #             bpf_redirect out of eth1 (redirect), not XDP_TX
-#   encap-src attached again with outer source ranges: the router sees
-#             many sources from them, none elsewhere
+#   encap-src attached again with outer source ranges (and no flow
+#             table): the router sees many sources from them, none elsewhere
+#   control   without a flow table the same backend add breaks connections
 #   detach    chlb detached: nothing pinned, the VIPs no longer served
 # One PASS/FAIL line per check (with chlb's counters when it fails); exit
 # 0 all passed, 1 any failed, 77 cannot run here (said loudly).
@@ -52,7 +55,7 @@ VU=$TB_VIP4:$TB_UDP_PORT/udp	# the backends' UDP echo (testbed.sh)
 WEIGHTS="b1:1 b2:1 b3:2"
 
 cleanup() {
-	[ -d "$LOGS" ] && touch "$LOGS/add.stop" "$LOGS/drain.stop"
+	[ -d "$LOGS" ] && touch "$LOGS/add.stop" "$LOGS/drain.stop" "$LOGS/control.stop"
 	tb_down
 	rm -rf "$LOGS"
 }
@@ -305,6 +308,49 @@ case_udp() {
 	else
 		fail "udp: echo through $VU" "failed/backends/spread = $r; $(counters $COUNTERS)"
 	fi
+}
+
+# A datagram too big for the client's link leaves it in IPv4 fragments:
+# chlb drops fragments to a VIP address and counts them per VIP (the first,
+# with ports, for its VIP; the others for the address's first VIP), so
+# nothing comes back and the LB's kernel never sees them.
+case_fragments() {
+	local f0 d0 f1 d1 r v0 v1
+	f0=$(addr_fragments "$TB_VIP4")
+	v0=$(vip_count "$VU" fragments)
+	d0=$(gcount drop_fragment)
+	r=$(tb_exec cl python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)	# IP_MTU_DISCOVER: IP_PMTUDISC_DONT, fragment
+s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"x" * 3000)
+try:
+    print("answered", len(s.recv(4000)))
+except OSError:
+    print("no answer")' "$TB_VIP4" "$TB_UDP_PORT")
+	f1=$(addr_fragments "$TB_VIP4")
+	v1=$(vip_count "$VU" fragments)
+	d1=$(gcount drop_fragment)
+	if [ "$r" = "no answer" ] && [ "$((f1 - f0))" -eq 3 ] && [ "$((d1 - d0))" -eq 3 ] &&
+		[ "$((v1 - v0))" -ge 1 ]; then
+		pass "fragments: a 3000-byte datagram's 3 fragments dropped (drop_fragment +$((d1 - d0))) and counted for $TB_VIP4's VIPs (+$((f1 - f0)), $VU +$((v1 - v0))), no answer"
+	else
+		fail fragments "$r; fragments of $TB_VIP4's VIPs $f0 -> $f1 ($VU $v0 -> $v1), drop_fragment $d0 -> $d1"
+	fi
+}
+
+# addr_fragments ADDR: the fragments counted for every VIP on ADDR.
+addr_fragments() {
+	tb_chlb -j stats | python3 -c "
+import json, sys
+print(sum(v['fragments'] for v in json.load(sys.stdin)['vips'] if v['vip'].startswith('$1:')))"
+}
+
+# vip_count VIP NAME: a per-VIP counter of `chlb stats`.
+vip_count() {
+	tb_chlb -j stats "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['vips'][0].get('$2', -1))"
 }
 
 # ---- path MTU ---------------------------------------------------------------
@@ -586,12 +632,13 @@ case_redirect() {
 
 # Outer sources from a range: attached again with --encap-src, the router
 # sees the LB's encapsulated frames come from several addresses of the
-# ranges, none from elsewhere, and every connection is served.
+# ranges, none from elsewhere, and every connection is served. This attach
+# has no flow table, for the control case after it.
 case_encap_range() {
 	local err= cap=$LOGS/rt.pcap pid i r4 r6 srcs
 	tb_chlb detach >/dev/null 2>"$LOGS/err" || err="detach: $(cat "$LOGS/err")"
 	[ -n "$err" ] || tb_chlb attach eth0 --encap-src "$RT_ENCAP4" --encap-src "$RT_ENCAP6" \
-		>/dev/null 2>"$LOGS/err" || err="attach --encap-src: $(cat "$LOGS/err")"
+		--flow-table off >/dev/null 2>"$LOGS/err" || err="attach --encap-src: $(cat "$LOGS/err")"
 	[ -n "$err" ] || err=$(add_vip "$V4" && add_backends "$V4" 4 && add_vip "$V6" &&
 		add_backends "$V6" 6)
 	[ -z "$err" ] || { fail "encap-src range" "$err"; return; }
@@ -617,6 +664,28 @@ case_encap_range() {
 	fi
 }
 
+# The negative control of the persist cases: without a flow table, the same
+# backend add must break connections, or those cases could not fail.
+case_control() {
+	local nb nc mm dist err=
+	err=$(add_vip "$VE") || { fail control "$err"; return; }
+	for b in b1 b2; do
+		tb_chlb backend add "$VE" "$(tb_ip4 "$b")" >/dev/null 2>"$LOGS/err" ||
+			{ fail control "backend add: $(cat "$LOGS/err")"; return; }
+	done
+	hold_start control >"$LOGS/err" || { fail control "$(cat "$LOGS/err")"; return; }
+	tb_chlb backend add "$VE" "$(tb_ip4 b3)" >/dev/null 2>"$LOGS/err" ||
+		{ hold_stop control; fail control "backend add: $(cat "$LOGS/err")"; return; }
+	sleep 1
+	hold_stop control
+	read -r nb nc mm dist < <(summary_of control)
+	if [ "$nb" -gt 0 ]; then
+		pass "control: with --flow-table off the same backend add breaks $nb/$nc (b3's share, ~1/3): the persist cases can see broken connections"
+	else
+		fail control "with --flow-table off, backend add broke $nb/$nc (on $dist)"
+	fi
+}
+
 case_detach() {
 	local err= left
 	tb_chlb detach >/dev/null 2>"$LOGS/err" || err="detach: $(cat "$LOGS/err")"
@@ -638,6 +707,7 @@ main() {
 		case_http
 		case_4in6
 		case_udp
+		case_fragments
 		case_pmtu
 		case_icmp
 		case_lookup
@@ -647,6 +717,7 @@ main() {
 		case_redirect
 		echo "chlb stats: $(counters $COUNTERS)"
 		case_encap_range
+		case_control
 		case_detach
 	fi
 	echo "$SUITE: $((SECONDS - t0)) s"
