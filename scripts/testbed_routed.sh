@@ -155,7 +155,9 @@ rt_setup_lb() {
 	# never ARPs). IPv6 has no such check. An --encap-src range that is not
 	# the LB's own does not need it. send_redirects is off on eth0 too (the
 	# flag is all OR eth0): the kernel forwards these frames out of the
-	# interface they came in on and would redirect the "sender", itself.
+	# interface they came in on and otherwise sends an ICMP redirect to
+	# their "sender", itself (checked: IcmpOutRedirects rises; forwarding
+	# works either way, and with strict rp_filter too).
 	ip -n "$ns" route add "$RT_NET4_2.0/24" via "$(tb_ip4 rt)" || return 1
 	ip -n "$ns" -6 route add "${RT_NET6_2}/64" via "$(tb_ip6 rt)" || return 1
 	ip -n "$ns" route add blackhole "$RT_VIPNET4" || return 1
