@@ -381,52 +381,48 @@ static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end
  * Frames chlb_parse() passes as fragments or other protocols: VIP
  * addresses' fragments are dropped, ICMP errors about VIP flows steered
  * (chlb_icmp_steer()), the rest keeps its reason. A BPF-to-BPF call of its
- * own, so that this code takes no registers or stack from the TCP/UDP
- * path; the parsed frame comes in registers (a struct chlb_pkt whose
- * address escaped would be kept in memory on that path too): l3, l4,
- * reason | proto << 8. Sending stays with the caller: chlb_send() inlined
- * here would add its stack to the caller's.
+ * own that parses the frame again, so that nothing of the TCP/UDP path
+ * has to live across it: that path keeps its registers and stack. Sending
+ * stays with the caller (chlb_send_steered()): chlb_send() inlined here
+ * would add its stack to the caller's.
  */
-static __attribute__((noinline)) __u64 chlb_not_tcp_udp(struct xdp_md *ctx, void *l3, void *l4,
-							__u32 reason_proto,
+static __attribute__((noinline)) __u64 chlb_not_tcp_udp(struct xdp_md *ctx,
 							struct chlb_global_stats *gs)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct chlb_pkt p = { .eth = data, .l3 = l3, .l4 = l4, .proto = reason_proto >> 8 };
-	int reason = reason_proto & 0xff;
+	struct chlb_pkt p;
+	int reason;
 
-	/*
-	 * The family again, from the version chlb_parse() checked, with the
-	 * header's bounds (any IPv4 or IPv6 header: at least 20 bytes): the
-	 * verifier does not know that l3 was checked for it.
-	 */
-	if ((void *)(l3 + sizeof(struct iphdr)) > end || (void *)(p.eth + 1) > end)
-		return reason;
-	if (*(__u8 *)l3 >> 4 == 6) {
-		if ((void *)(l3 + sizeof(struct ipv6hdr)) > end)
-			return reason;
-		p.family = CHLB_FAMILY_INET6;
-	} else {
-		p.family = CHLB_FAMILY_INET;
-	}
+	reason = chlb_parse(data, end, &p);
 	if (reason == CHLB_CNT_PASS_FRAGMENT)
 		return chlb_fragment(&p, end);
-	return chlb_icmp_steer(&p, end, end - data, gs);
+	if (reason == CHLB_CNT_PASS_OTHER_PROTO)
+		return chlb_icmp_steer(&p, end, end - data, gs);
+	return reason;
 }
 
-/* A steered ICMP error (chlb_not_tcp_udp() said r): sent as its flow's frames are. */
-static __always_inline int chlb_send_steered(struct xdp_md *ctx, const struct chlb_pkt *p, __u64 r,
+/*
+ * A steered ICMP error (chlb_not_tcp_udp() said r): sent as its flow's
+ * frames are, the frame parsed once more (nothing of the first parse
+ * lives across the call).
+ */
+static __always_inline int chlb_send_steered(struct xdp_md *ctx, __u64 r,
 					     struct chlb_global_stats *gs, __u32 *ifindex)
 {
 	struct chlb_vip_info vip = { .method = (r >> CHLB_STEER_METHOD_SHIFT) & 3 };
 	__u32 bid = (__u32)r >> CHLB_STEER_BID_SHIFT;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
 	struct chlb_backend *be;
+	struct chlb_pkt p;
+	int reason;
 
+	reason = chlb_parse(data, end, &p);
 	be = bpf_map_lookup_elem(&chlb_backends, &bid);
-	if (!be)
+	if (reason != CHLB_CNT_PASS_OTHER_PROTO || !be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	return chlb_send(ctx, p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
+	return chlb_send(ctx, &p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
 }
 
 /*
@@ -476,11 +472,10 @@ int chlb_xdp(struct xdp_md *ctx)
 	reason = chlb_parse(data, end, &pkt);
 	if (chlb_unlikely(reason)) {
 		if (reason == CHLB_CNT_PASS_FRAGMENT || reason == CHLB_CNT_PASS_OTHER_PROTO) {
-			r = chlb_not_tcp_udp(ctx, pkt.l3, pkt.l4, reason | (__u32)pkt.proto << 8,
-					     gs);
+			r = chlb_not_tcp_udp(ctx, gs);
 			reason = r & 0xff;
 			if (reason == CHLB_CNT_TX)
-				reason = chlb_send_steered(ctx, &pkt, r, gs, &ifindex);
+				reason = chlb_send_steered(ctx, r, gs, &ifindex);
 		}
 		goto out;
 	}
