@@ -28,10 +28,12 @@ void chlb_dp__memory(const struct chlb_dp_opts *o, int ncpus, __u64 mem[CHLB_DP_
 		(o->max_backends * round8(sizeof(struct chlb_backend_stats)) +
 		 o->max_vips * round8(sizeof(struct chlb_vip_stats)) +
 		 round8(sizeof(struct chlb_global_stats)) + round8(sizeof(struct chlb_flow_cpu)));
-	/* the VIP hash (preallocated, ~48 bytes a bucket and element header),
-	 * two copies of the index during a swap, the port filter */
+	/* the VIP hash and the VIP addresses' (preallocated, ~48 bytes a bucket
+	 * and element header), two copies of the index during a swap, the port
+	 * filter */
 	mem[CHLB_DP_MEM_VIPS] = o->max_vips * (round8(sizeof(struct chlb_vip_key)) +
 					       round8(sizeof(struct chlb_vip_info)) + 48) +
+				o->max_vips * (round8(sizeof(struct chlb_vip_key)) + 8 + 48) +
 				2ull * chlb_vip_index_entries(o->max_vips) *
 					sizeof(struct chlb_vip_slot) +
 				sizeof(struct chlb_vip_ports);
