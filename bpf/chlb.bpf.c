@@ -322,6 +322,9 @@ static __always_inline struct chlb_backend *chlb_flow_peek(const struct chlb_flo
 #define CHLB_STEER_METHOD_SHIFT	8	/* 2 bits: enum chlb_method */
 #define CHLB_STEER_BID_SHIFT	10	/* 22 bits: below 2^CHLB_FLOW_ID_BITS */
 #define CHLB_STEER_HASH_SHIFT	32
+_Static_assert(CHLB_METHOD_IPIP < 4, "a method no longer fits chlb_not_tcp_udp()'s 2 bits");
+_Static_assert(CHLB_FLOW_ID_BITS <= CHLB_STEER_HASH_SHIFT - CHLB_STEER_BID_SHIFT,
+	       "a backend id no longer fits chlb_not_tcp_udp()'s bits");
 
 /*
  * An ICMP or ICMPv6 error to a VIP address quoting a VIP flow's packet
