@@ -131,8 +131,9 @@ static __always_inline int chlb_addr_eq(const __u8 *a, const __u8 *b)
  * packet from that address: 0, vk the quoted source as a VIP key (address,
  * source port, protocol), k the flow turned around
  * (client -> VIP, as the data path hashes it). -1 otherwise: another
- * protocol, another source, a later fragment, a quote too short for 8
- * bytes of transport header.
+ * protocol, another source, a later IPv4 fragment or any quoted IPv6
+ * fragment header (a first IPv4 fragment has its ports: steered), a quote
+ * too short for 8 bytes of transport header.
  */
 static __always_inline int chlb_icmp_flow(const struct chlb_pkt *p, void *end,
 					  struct chlb_vip_key *vk, struct chlb_flow_key *k)
