@@ -210,18 +210,39 @@ static __always_inline int chlb_send(struct xdp_md *ctx, const struct chlb_pkt *
 	return CHLB_CNT_TX;
 }
 
+/*
+ * The frame went the backend's way (chlb_send() said reason). A backend's
+ * counters count only those, not the frames ipip answered (too big) or
+ * dropped (no route), so they equal what the backend receives.
+ */
+static __always_inline int chlb_sent(int reason)
+{
+	return reason == CHLB_CNT_TX || reason == CHLB_CNT_REDIRECT ||
+	       reason == CHLB_CNT_PASS_NO_NEIGH;
+}
+
+static __always_inline void chlb_count_backend(__u32 bid, __u64 bytes, int new_flow)
+{
+	struct chlb_backend_stats *bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
+
+	if (bs) {
+		bs->packets++;
+		bs->bytes += bytes;
+		bs->new_flows += new_flow;
+	}
+}
+
 /* A VIP frame: forward it (chlb_send) or drop it (no backend). */
 static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pkt *p,
 					const struct chlb_vip_key *vk,
 					const struct chlb_vip_info *vip, __u64 bytes,
 					struct chlb_global_stats *gs, __u32 *ifindex)
 {
-	struct chlb_backend_stats *bs;
 	struct chlb_vip_stats *vs;
 	struct chlb_flow_key key;
 	struct chlb_backend *be;
 	__u32 bid = 0;
-	int new_flow = 0;
+	int new_flow = 0, reason;
 	__u64 h;
 
 	if (bench_fresh_flows)
@@ -242,13 +263,10 @@ static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pk
 	}
 	if (!be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
-	if (bs) {
-		bs->packets++;
-		bs->bytes += bytes;
-		bs->new_flows += new_flow;
-	}
-	return chlb_send(ctx, p, vip, be, h >> 32, gs, ifindex);
+	reason = chlb_send(ctx, p, vip, be, h >> 32, gs, ifindex);
+	if (chlb_sent(reason))
+		chlb_count_backend(bid, bytes, new_flow);
+	return reason;
 }
 
 /*
@@ -339,7 +357,6 @@ static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end
 					     struct chlb_global_stats *gs)
 {
 	struct chlb_vip_key vk __attribute__((aligned(8)));
-	struct chlb_backend_stats *bs;
 	struct chlb_backend *be = NULL;
 	struct chlb_vip_stats *vs;
 	struct chlb_vip_info *vip;
@@ -370,12 +387,7 @@ static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end
 	}
 	if (!be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
-	if (bs) {
-		bs->packets++;
-		bs->bytes += bytes;
-	}
-	chlb_gcount(gs, CHLB_CNT_ICMP_STEERED);
+	/* the backend's counters and the event: in chlb_send_steered(), once sent */
 	return CHLB_CNT_TX | (__u64)(vip->method & 3) << CHLB_STEER_METHOD_SHIFT |
 	       (__u64)bid << CHLB_STEER_BID_SHIFT | (h >> 32) << CHLB_STEER_HASH_SHIFT;
 }
@@ -425,7 +437,12 @@ static __always_inline int chlb_send_steered(struct xdp_md *ctx, __u64 r,
 	be = bpf_map_lookup_elem(&chlb_backends, &bid);
 	if (reason != CHLB_CNT_PASS_OTHER_PROTO || !be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	return chlb_send(ctx, &p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
+	reason = chlb_send(ctx, &p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
+	if (chlb_sent(reason)) {
+		chlb_count_backend(bid, end - data, 0);
+		chlb_gcount(gs, CHLB_CNT_ICMP_STEERED);
+	}
+	return reason;
 }
 
 /*
