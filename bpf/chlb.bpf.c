@@ -221,6 +221,19 @@ static __always_inline int chlb_sent(int reason)
 	       reason == CHLB_CNT_PASS_NO_NEIGH;
 }
 
+/* A VIP's frame, counted whether it is sent or dropped for want of a backend. */
+static __always_inline void chlb_count_vip(__u32 vip_id, __u64 bytes,
+					   const struct chlb_backend *be)
+{
+	struct chlb_vip_stats *vs = bpf_map_lookup_elem(&chlb_vstats, &vip_id);
+
+	if (vs) {
+		vs->packets++;
+		vs->bytes += bytes;
+		vs->no_backend += !be;
+	}
+}
+
 static __always_inline void chlb_count_backend(__u32 bid, __u64 bytes, int new_flow)
 {
 	struct chlb_backend_stats *bs = bpf_map_lookup_elem(&chlb_bstats, &bid);
@@ -238,7 +251,6 @@ static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pk
 					const struct chlb_vip_info *vip, __u64 bytes,
 					struct chlb_global_stats *gs, __u32 *ifindex)
 {
-	struct chlb_vip_stats *vs;
 	struct chlb_flow_key key;
 	struct chlb_backend *be;
 	__u32 bid = 0;
@@ -255,12 +267,7 @@ static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pk
 		be = chlb_pick(h >> 32, vip->id, &bid);
 		new_flow = chlb_flow_kind(p) == CHLB_FLOW_SYN;
 	}
-	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
-	if (vs) {
-		vs->packets++;
-		vs->bytes += bytes;
-		vs->no_backend += !be;
-	}
+	chlb_count_vip(vip->id, bytes, be);
 	if (!be)
 		return CHLB_CNT_DROP_NO_BACKEND;
 	reason = chlb_send(ctx, p, vip, be, h >> 32, gs, ifindex);
@@ -358,7 +365,6 @@ static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end
 {
 	struct chlb_vip_key vk __attribute__((aligned(8)));
 	struct chlb_backend *be = NULL;
-	struct chlb_vip_stats *vs;
 	struct chlb_vip_info *vip;
 	struct chlb_flow_key key;
 	__u32 bid = 0;
@@ -379,12 +385,7 @@ static __always_inline __u64 chlb_icmp_steer(const struct chlb_pkt *p, void *end
 		be = chlb_flow_peek(&key, h, vip->id, &bid);
 	if (!be)
 		be = chlb_pick(h >> 32, vip->id, &bid);
-	vs = bpf_map_lookup_elem(&chlb_vstats, &vip->id);
-	if (vs) {
-		vs->packets++;
-		vs->bytes += bytes;
-		vs->no_backend += !be;
-	}
+	chlb_count_vip(vip->id, bytes, be);
 	if (!be)
 		return CHLB_CNT_DROP_NO_BACKEND;
 	/* the backend's counters and the event: in chlb_send_steered(), once sent */
