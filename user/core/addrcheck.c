@@ -68,19 +68,24 @@ static const char *refused_why(const __u8 *addr, unsigned int applies)
 	return NULL;
 }
 
+bool addr_of_sockaddr(const struct sockaddr *sa, struct chlb_addr *a)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET)
+		chlb_addr_from_v4(a->bytes, ((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(a->bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, CHLB_ADDR_LEN);
+	else
+		return false;
+	return true;
+}
+
 static bool sockaddr_is(const struct sockaddr *sa, const __u8 *addr)
 {
 	struct chlb_addr a;
 
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET)
-		chlb_addr_from_v4(a.bytes, ((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-	else if (sa->sa_family == AF_INET6)
-		memcpy(a.bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, CHLB_ADDR_LEN);
-	else
-		return false;
-	return !memcmp(a.bytes, addr, CHLB_ADDR_LEN);
+	return addr_of_sockaddr(sa, &a) && !memcmp(a.bytes, addr, CHLB_ADDR_LEN);
 }
 
 /*

@@ -11,6 +11,7 @@
 #ifndef CHLB_CORE_ADDRCHECK_H
 #define CHLB_CORE_ADDRCHECK_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include <chlb/chlb.h>
 #include "err.h"
@@ -57,6 +58,10 @@ int addrcheck_backend(const struct chlb_addr *addr, const struct chlb_vip_key *v
  * text: the value as given, named in the message (e may be NULL).
  */
 int addrcheck_encap_src(const char *text, const struct chlb_addr *addr, struct chlb_err *e);
+
+/* An AF_INET or AF_INET6 socket address as a chlb address; false for others. */
+struct sockaddr;
+bool addr_of_sockaddr(const struct sockaddr *sa, struct chlb_addr *a);
 
 /*
  * A MAC usable as a unicast destination: the I/G bit clear (not multicast,

@@ -79,11 +79,7 @@ static bool own_src(const struct sockaddr *sa, struct chlb_encap_src *src)
 {
 	struct chlb_addr a;
 
-	if (sa->sa_family == AF_INET)
-		chlb_addr_from_v4(a.bytes, ((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-	else if (sa->sa_family == AF_INET6)
-		memcpy(a.bytes, &((const struct sockaddr_in6 *)sa)->sin6_addr, CHLB_ADDR_LEN);
-	else
+	if (!addr_of_sockaddr(sa, &a))
 		return false;
 	if (addrcheck_encap_src(NULL, &a, NULL))
 		return false;	/* link-local and the like: no router forwards from it */
