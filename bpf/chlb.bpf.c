@@ -195,17 +195,17 @@ static __always_inline void chlb_rewrite_macs(struct chlb_ethhdr *eth,
 }
 
 /*
- * Send the frame to be by the VIP's method; the reason it leaves with.
- * h: the flow hash (ipip draws the outer source from it). *ifindex: where
+ * Send the frame to be (id bid) by the VIP's method; the reason it leaves
+ * with. h: the flow hash (ipip draws the outer source from it). *ifindex: where
  * a CHLB_CNT_REDIRECT goes. The frame's pointers are stale afterwards.
  */
 static __always_inline int chlb_send(struct xdp_md *ctx, const struct chlb_pkt *p,
 				     const struct chlb_vip_info *vip,
-				     const struct chlb_backend *be, __u32 h,
+				     const struct chlb_backend *be, __u32 bid, __u32 h,
 				     struct chlb_global_stats *gs, __u32 *ifindex)
 {
 	if (vip->method == CHLB_METHOD_IPIP)
-		return chlb_encap(ctx, p, be, h, gs, ifindex);
+		return chlb_encap(ctx, p, be, bid, h, gs, ifindex);
 	chlb_rewrite_macs(p->eth, be);
 	return CHLB_CNT_TX;
 }
@@ -270,7 +270,7 @@ static __always_inline int chlb_forward(struct xdp_md *ctx, const struct chlb_pk
 	chlb_count_vip(vip->id, bytes, be);
 	if (!be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	reason = chlb_send(ctx, p, vip, be, h >> 32, gs, ifindex);
+	reason = chlb_send(ctx, p, vip, be, bid, h >> 32, gs, ifindex);
 	if (chlb_sent(reason))
 		chlb_count_backend(bid, bytes, new_flow);
 	return reason;
@@ -438,7 +438,7 @@ static __always_inline int chlb_send_steered(struct xdp_md *ctx, __u64 r,
 	be = bpf_map_lookup_elem(&chlb_backends, &bid);
 	if (reason != CHLB_CNT_PASS_OTHER_PROTO || !be)
 		return CHLB_CNT_DROP_NO_BACKEND;
-	reason = chlb_send(ctx, &p, &vip, be, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
+	reason = chlb_send(ctx, &p, &vip, be, bid, r >> CHLB_STEER_HASH_SHIFT, gs, ifindex);
 	if (chlb_sent(reason)) {
 		chlb_count_backend(bid, end - data, 0);
 		chlb_gcount(gs, CHLB_CNT_ICMP_STEERED);

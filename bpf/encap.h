@@ -43,6 +43,8 @@
  *                  disabled on the interface (the XDP lookup requires
  *                  net.ipv4.conf.DEV.forwarding / net.ipv6.conf.DEV.
  *                  forwarding), a tunnel route: DROP_NO_ROUTE.
+ * SUCCESS answers are cached per CPU (chlb_nexthops, below); the others
+ * are looked up again for every frame.
  * An 802.1Q tag the frame came with is kept, as dsr keeps it: right when
  * the route leaves by the interface the program runs on (XDP_TX). The FIB
  * sees that interface, not the tag: a route by a VLAN device on top of it
@@ -73,6 +75,12 @@
  * off. Dead code, removed by the verifier, when 0.
  */
 const volatile __u32 bench_encap_restore = 0;
+
+/*
+ * The next-hop cache's lifetime (shared.h: chlb_nexthops), set at load;
+ * 0: no cache, every frame looks its route up.
+ */
+const volatile __u64 nexthop_ttl_ns = CHLB_NEXTHOP_TTL_NS;
 
 #define CHLB_AF_INET	2	/* <sys/socket.h> is not for BPF */
 #define CHLB_AF_INET6	10
@@ -188,6 +196,76 @@ static __always_inline int chlb_encap_route(struct xdp_md *ctx, const struct chl
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 }
 
+/*
+ * The next-hop cache. bpf_fib_lookup() is most of ipip's cost (~32 ns
+ * IPv4, ~100 ns IPv6 on the test VM, against ~40 ns for the rest), and
+ * its answer for a backend changes only when routes, neighbours or MTUs
+ * do. So a SUCCESS answer (interface, MACs, the route's MTU) is kept per
+ * CPU for nexthop_ttl_ns and the backend's frames on that CPU use it:
+ *
+ *   - 100 ms by default: a route, neighbour or MTU change (a next hop's
+ *     MAC after a failover, a new route, `mtu lock`) takes effect within
+ *     it, which is well below what TCP notices; and 10 fills a second per
+ *     CPU and entry cost nothing at any rate where the lookup matters.
+ *   - gen and the outer family must be those the entry was filled for: a
+ *     backend id's new life (its address is only ever set with a new gen)
+ *     misses at once.
+ *   - NO_NEIGH and every failure are never kept: each such frame looks up
+ *     again, so the kernel's resolution is used by the next frame, and a
+ *     route that starts working is used at once.
+ *   - the MTU: a SUCCESS lookup returns the MTU it checked tot_len
+ *     against in mtu_result (net/core/filter.c, bpf_fib_set_fwd_params():
+ *     an XDP lookup always checks the MTU, and says the figure since
+ *     5.12): the route's locked MTU, a learned path MTU, else the
+ *     interface's, just what a FRAG_NEEDED answer would give. So a fill
+ *     needs no second lookup, and a hit answers too-big as a miss would.
+ *     bpf_check_mtu() would not do: it knows the interface's MTU only.
+ *   - ECMP: a lookup picks a multipath route's next hop by the outer
+ *     addresses (and IPv6's flow label), which come from the flow hash.
+ *     A cache keyed by backend alone would send all of a backend's flows
+ *     on a CPU through one next hop for a TTL; the entry is therefore
+ *     picked by the backend and the flow hash's low 2 bits (also the low
+ *     bits of the outer source's host part and of the flow label): 4
+ *     entries a backend, spread like 4 classes of flows. The cost is
+ *     memory (32 bytes * 4 * max_backends per CPU), not time.
+ *   - per CPU: a fill is plain stores to this CPU's copy; the time is
+ *     written last, after being zeroed, so a program that nests on the
+ *     CPU (a test run interrupted by a NAPI poll) never takes a half
+ *     written entry as fresh.
+ * The lookup's input interface is the frame's: one instance serves one
+ * interface, so it is the same for every frame.
+ */
+static __always_inline struct chlb_nexthop *chlb_nexthop_of(__u32 bid, __u32 h)
+{
+	__u32 idx = bid * CHLB_NEXTHOP_WAYS + (h & (CHLB_NEXTHOP_WAYS - 1));
+
+	if (!nexthop_ttl_ns)
+		return NULL;
+	return bpf_map_lookup_elem(&chlb_nexthops, &idx);
+}
+
+static __always_inline int chlb_nexthop_fresh(const struct chlb_nexthop *nh,
+					      const struct chlb_backend *be, __u8 v6, __u64 now)
+{
+	return nh->filled_ns && now - nh->filled_ns < nexthop_ttl_ns && nh->gen == be->gen &&
+	       nh->v6 == v6;
+}
+
+static __always_inline void chlb_nexthop_fill(struct chlb_nexthop *nh,
+					      const struct chlb_backend *be, __u8 v6,
+					      const struct bpf_fib_lookup *fib, __u64 now)
+{
+	nh->filled_ns = 0;
+	asm volatile("" ::: "memory");
+	nh->gen = be->gen;
+	nh->ifindex = fib->ifindex;
+	__builtin_memcpy(nh->smac, fib->smac, 2 * ETH_ALEN);
+	nh->mtu = fib->mtu_result;
+	nh->v6 = v6;
+	asm volatile("" ::: "memory");
+	nh->filled_ns = now;
+}
+
 /* The outer IPv4 header at o, with its checksum. */
 static __always_inline void chlb_put_outer4(__u32 *o, const struct chlb_encap *e,
 					    const struct chlb_backend *be, __u32 src)
@@ -289,18 +367,20 @@ static __always_inline void chlb_bench_restore(struct xdp_md *ctx, const struct 
 }
 
 /*
- * Send the frame to backend be encapsulated (see the top of this file);
- * h is the flow hash. The reason the frame leaves with; *ifindex for a
- * REDIRECT.
+ * Send the frame to backend be (id bid) encapsulated (see the top of this
+ * file); h is the flow hash. The reason the frame leaves with; *ifindex
+ * for a REDIRECT.
  */
 static __always_inline int chlb_encap(struct xdp_md *ctx, const struct chlb_pkt *p,
-				      const struct chlb_backend *be, __u32 h,
+				      const struct chlb_backend *be, __u32 bid, __u32 h,
 				      struct chlb_global_stats *gs, __u32 *ifindex)
 {
 	struct bpf_fib_lookup fib = {};
 	struct chlb_encap e = {};
-	__u32 label = h & 0xfffff;
+	__u32 label = h & 0xfffff, outer;
+	struct chlb_nexthop *nh;
 	int rc, reason, i;
+	__u64 now = 0;
 
 	e.v6 = !chlb_addr_is_v4(be->addr);
 	if (p->family == CHLB_FAMILY_INET6 && !e.v6)
@@ -309,7 +389,21 @@ static __always_inline int chlb_encap(struct xdp_md *ctx, const struct chlb_pkt 
 	    chlb_encap_inner(p, (void *)(long)ctx->data_end, &e))
 		return CHLB_CNT_DROP_ENCAP;
 	label = label ? label : 1;
-	rc = chlb_encap_route(ctx, be, &e, label, &fib);
+	outer = e.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	nh = chlb_nexthop_of(bid, h);
+	if (nh)
+		now = bpf_ktime_get_coarse_ns();
+	if (nh && chlb_nexthop_fresh(nh, be, e.v6, now)) {
+		if (e.inner_len + outer > nh->mtu)
+			return chlb_too_big(ctx, p, (int)nh->mtu - (int)outer, gs);
+		__builtin_memcpy(fib.smac, nh->smac, 2 * ETH_ALEN);
+		fib.ifindex = nh->ifindex;
+		rc = BPF_FIB_LKUP_RET_SUCCESS;
+	} else {
+		rc = chlb_encap_route(ctx, be, &e, label, &fib);
+		if (nh && rc == BPF_FIB_LKUP_RET_SUCCESS)
+			chlb_nexthop_fill(nh, be, e.v6, &fib, now);
+	}
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		reason = fib.ifindex == ctx->ingress_ifindex ? CHLB_CNT_TX : CHLB_CNT_REDIRECT;
 	} else if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
@@ -319,8 +413,7 @@ static __always_inline int chlb_encap(struct xdp_md *ctx, const struct chlb_pkt 
 			fib.dmac[i] = if_mac[i];
 		reason = CHLB_CNT_PASS_NO_NEIGH;
 	} else if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		return chlb_too_big(ctx, p, (int)fib.mtu_result -
-				    (e.v6 ? (int)sizeof(struct ipv6hdr) : (int)sizeof(struct iphdr)), gs);
+		return chlb_too_big(ctx, p, (int)fib.mtu_result - (int)outer, gs);
 	} else {
 		return CHLB_CNT_DROP_NO_ROUTE;
 	}

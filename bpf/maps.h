@@ -139,6 +139,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } chlb_flow_cpu SEC(".maps");
 
+/*
+ * Method ipip's next-hop cache (shared.h, bpf/encap.h): per CPU, so a fill
+ * is a plain write no other CPU sees. max_backends * CHLB_NEXTHOP_WAYS
+ * entries, set at load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CHLB_DEFAULT_MAX_BACKENDS * CHLB_NEXTHOP_WAYS);
+	__type(key, __u32);
+	__type(value, struct chlb_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} chlb_nexthops SEC(".maps");
+
 /* Controller-only maps: the program never reads them (shared.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -73,6 +73,7 @@ _Static_assert(CHLB_MIN_UDP_TIMEOUT * 1000000000ULL >= 2 * CHLB_FLOW_REFRESH_NS,
 #define CHLB_MAP_BHEALTH	"chlb_bhealth"
 #define CHLB_MAP_DAEMON		"chlb_daemon"
 #define CHLB_MAP_VIP_ADDRS	"chlb_vip_addrs"
+#define CHLB_MAP_NEXTHOPS	"chlb_nexthops"
 
 /*
  * The layout of the pinned maps, recorded in chlb_config.version at attach.
@@ -82,7 +83,7 @@ _Static_assert(CHLB_MIN_UDP_TIMEOUT * 1000000000ULL >= 2 * CHLB_FLOW_REFRESH_NS,
  * 32-byte ways with check words, chlb_flow_cpu, the flood counters.
  * 5: method ipip (outer sources in chlb_config), chlb_vip_addrs, the
  * encapsulation / ICMP / fragment counters, chlb_vip_stats.fragments,
- * chlb_flow_cpu.too_big_tat.
+ * chlb_flow_cpu.too_big_tat, chlb_nexthops.
  */
 #define CHLB_ABI_VERSION	5
 
@@ -444,6 +445,34 @@ struct chlb_flow_cpu {
  */
 #define CHLB_TOO_BIG_RATE	1000
 #define CHLB_TOO_BIG_BURST	100
+
+/*
+ * chlb_nexthops (method ipip, bpf/encap.h): PERCPU_ARRAY of max_backends *
+ * CHLB_NEXTHOP_WAYS entries, a cache of what bpf_fib_lookup() answered for
+ * a backend, entry id * CHLB_NEXTHOP_WAYS + (flow hash & (WAYS - 1)). An
+ * entry serves frames of that backend while gen and the outer family are
+ * those it was filled for, for nexthop_ttl_ns (a load-time setting,
+ * CHLB_NEXTHOP_TTL_NS unless told; 0: no cache): route, neighbour and MTU
+ * changes take effect within it. Only a SUCCESS answer is kept. Times are
+ * CLOCK_MONOTONIC_COARSE ns, 0: empty. Written by the program only, each
+ * CPU its own copy; userspace never needs to clear it (gen tells a reused
+ * id's entries).
+ */
+#define CHLB_NEXTHOP_WAYS	4
+#define CHLB_NEXTHOP_TTL_NS	100000000ULL	/* 100 ms */
+#define CHLB_NEXTHOP_MAX_TTL_NS	10000000000ULL
+
+struct chlb_nexthop {
+	__u64 filled_ns;	/* when filled; 0: empty */
+	__u32 gen;		/* the backend's gen it was filled for */
+	__u32 ifindex;		/* the route's interface */
+	__u8 smac[6];		/* struct bpf_fib_lookup's order: smac, dmac */
+	__u8 dmac[6];
+	__u16 mtu;		/* the route's MTU, the outer packet's most */
+	__u8 v6;		/* the outer header is IPv6 */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct chlb_nexthop) == 32, "chlb_nexthop ABI");
 
 /*
  * Method ipip: the outer source addresses of one family, set at attach

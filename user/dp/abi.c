@@ -39,6 +39,7 @@ static const struct dp_map_spec dp_maps[] = {
 	MAP(CHLB_MAP_VIP_ADDRS, HASH, sizeof(struct chlb_vip_key), 4, vip_addrs_fd),
 	MAP(CHLB_MAP_FLOWS, ARRAY, 4, sizeof(struct chlb_flow_bucket), flows_fd),
 	MAP(CHLB_MAP_FLOW_CPU, PERCPU_ARRAY, 4, sizeof(struct chlb_flow_cpu), flow_cpu_fd),
+	MAP(CHLB_MAP_NEXTHOPS, PERCPU_ARRAY, 4, sizeof(struct chlb_nexthop), nexthops_fd),
 	MAP(CHLB_MAP_VIP_HEALTH, ARRAY, 4, sizeof(struct chlb_health), health_fd),
 	MAP(CHLB_MAP_JOURNAL, ARRAY, 4, sizeof(struct chlb_journal_rec), journal_fd),
 	MAP(CHLB_MAP_JOURNAL_HEAD, ARRAY, 4, sizeof(struct chlb_journal_head), journal_head_fd),

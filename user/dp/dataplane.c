@@ -26,7 +26,8 @@ static int dp_check_opts(const struct chlb_dp_opts *o)
 	    o->table_size > CHLB_MAX_TABLE_SIZE || o->max_vips > 65536 ||
 	    o->max_backends > (1u << CHLB_FLOW_ID_BITS) || o->flow_entries > CHLB_MAX_FLOW_ENTRIES ||
 	    o->udp_timeout > CHLB_MAX_UDP_TIMEOUT ||
-	    (o->udp_timeout && o->udp_timeout < CHLB_MIN_UDP_TIMEOUT))
+	    (o->udp_timeout && o->udp_timeout < CHLB_MIN_UDP_TIMEOUT) ||
+	    o->nexthop_ttl_ns > (__s64)CHLB_NEXTHOP_MAX_TTL_NS)
 		return -EINVAL;
 	return 0;
 }
@@ -73,6 +74,7 @@ static int dp_set_sizes(struct chlb *skel, const struct chlb_dp_opts *o)
 		{ skel->maps.chlb_vstats, o->max_vips },
 		{ skel->maps.chlb_backends, o->max_backends },
 		{ skel->maps.chlb_bstats, o->max_backends },
+		{ skel->maps.chlb_nexthops, o->max_backends * CHLB_NEXTHOP_WAYS },
 		{ skel->maps.chlb_flows, dp_flow_buckets(o) },
 		{ skel->maps.chlb_vip_health, o->max_vips },
 		{ skel->maps.chlb_journal, 2 * o->max_vips + o->max_backends },
@@ -190,6 +192,9 @@ int chlb_dp__load(const struct chlb_dp_opts *opts, struct chlb **skelp)
 	skel->rodata->bench_fresh_flows = !!opts->bench_fresh_flows;
 	skel->rodata->bench_encap_restore = !!opts->bench_encap_restore;
 	memcpy((void *)skel->rodata->encap_src, opts->encap, sizeof(opts->encap));
+	skel->rodata->nexthop_ttl_ns = opts->nexthop_ttl_ns < 0 ? 0 :
+				       opts->nexthop_ttl_ns ? (__u64)opts->nexthop_ttl_ns :
+							      CHLB_NEXTHOP_TTL_NS;
 	dp_set_flow_policy(skel, opts->flow_policy);
 	err = chlb__load(skel);
 	if (!err)
@@ -213,7 +218,7 @@ static void dp_init(struct chlb_dp *dp)
 	dp->bstats_fd = dp->vstats_fd = dp->gstats_fd = dp->config_fd = -1;
 	dp->vip_index_fd = dp->vip_ports_fd = dp->flows_fd = dp->flow_cpu_fd = -1;
 	dp->health_fd = dp->journal_fd = dp->journal_head_fd = -1;
-	dp->vip_addrs_fd = -1;
+	dp->vip_addrs_fd = dp->nexthops_fd = -1;
 	dp->bhealth_fd = dp->daemon_fd = -1;
 }
 
@@ -240,6 +245,7 @@ int chlb_dp__from_skel(struct chlb *skel, struct chlb_dp *dp)
 	dp->flows_fd = bpf_map__fd(skel->maps.chlb_flows);
 	dp->vip_addrs_fd = bpf_map__fd(skel->maps.chlb_vip_addrs);
 	dp->flow_cpu_fd = bpf_map__fd(skel->maps.chlb_flow_cpu);
+	dp->nexthops_fd = bpf_map__fd(skel->maps.chlb_nexthops);
 	dp->health_fd = bpf_map__fd(skel->maps.chlb_vip_health);
 	dp->journal_fd = bpf_map__fd(skel->maps.chlb_journal);
 	dp->journal_head_fd = bpf_map__fd(skel->maps.chlb_journal_head);
@@ -292,7 +298,8 @@ void chlb_dp__close(struct chlb_dp *dp)
 	int *fds[] = { &dp->vips_fd, &dp->tables_fd, &dp->backends_fd,
 		       &dp->bstats_fd, &dp->vstats_fd, &dp->gstats_fd,
 		       &dp->config_fd, &dp->vip_index_fd, &dp->vip_ports_fd, &dp->vip_addrs_fd,
-		       &dp->flows_fd, &dp->flow_cpu_fd, &dp->health_fd, &dp->journal_fd,
+		       &dp->flows_fd, &dp->flow_cpu_fd, &dp->nexthops_fd, &dp->health_fd,
+		       &dp->journal_fd,
 		       &dp->journal_head_fd, &dp->bhealth_fd, &dp->daemon_fd };
 	size_t i;
 

@@ -47,6 +47,12 @@ struct chlb_dp_opts {
 	const struct chlb_flow_policy *flow_policy;	/* NULL: the default */
 	/* method ipip: outer sources, [0] IPv4, [1] IPv6 (family 0: none) */
 	struct chlb_encap_src encap[2];
+	/*
+	 * method ipip's next-hop cache lifetime (shared.h: chlb_nexthops):
+	 * 0: CHLB_NEXTHOP_TTL_NS, < 0: no cache (tests, benches), at most
+	 * CHLB_NEXTHOP_MAX_TTL_NS.
+	 */
+	__s64 nexthop_ttl_ns;
 };
 
 /* File descriptors of one instance's maps, from a skeleton or from pins. */
@@ -63,6 +69,7 @@ struct chlb_dp {
 	int flows_fd;		/* the flow table (1 unused bucket when off) */
 	int vip_addrs_fd;	/* VIP addresses: fragments and ICMP errors */
 	int flow_cpu_fd;	/* the flow table's per-CPU state */
+	int nexthops_fd;	/* method ipip's per-CPU next-hop cache */
 	int health_fd;		/* VIP id -> its health check (controller only) */
 	int journal_fd;		/* undo records (controller only) */
 	int journal_head_fd;	/* the journal's state */

@@ -7,7 +7,7 @@
 #include "dp_internal.h"
 
 const char *const chlb_dp_mem_names[CHLB_DP_MEM_N] = {
-	"tables", "flow table", "backends", "per-CPU counters", "VIP maps", "controller maps",
+	"tables", "flow table", "backends", "per-CPU maps", "VIP maps", "controller maps",
 };
 
 static __u64 round8(__u64 n)
@@ -24,8 +24,10 @@ void chlb_dp__memory(const struct chlb_dp_opts *o, int ncpus, __u64 mem[CHLB_DP_
 	mem[CHLB_DP_MEM_TABLES] = (o->max_vips + 1ull) * o->table_size * 8;
 	mem[CHLB_DP_MEM_FLOWS] = buckets * sizeof(struct chlb_flow_bucket);
 	mem[CHLB_DP_MEM_BACKENDS] = o->max_backends * round8(sizeof(struct chlb_backend));
+	/* the counters, the flow table's state, ipip's next-hop cache */
 	mem[CHLB_DP_MEM_STATS] = (__u64)ncpus *
 		(o->max_backends * round8(sizeof(struct chlb_backend_stats)) +
+		 o->max_backends * CHLB_NEXTHOP_WAYS * sizeof(struct chlb_nexthop) +
 		 o->max_vips * round8(sizeof(struct chlb_vip_stats)) +
 		 round8(sizeof(struct chlb_global_stats)) + round8(sizeof(struct chlb_flow_cpu)));
 	/* the VIP hash and the VIP addresses' (preallocated, ~48 bytes a bucket
