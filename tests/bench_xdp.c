@@ -28,7 +28,10 @@
  * are run as received on a veth of a private network namespace
  * (tests/helpers/ipip_net.h) whose route to the backends leaves by the
  * same interface, via a gateway with a permanent neighbour entry, so
- * bpf_fib_lookup() answers and the frame leaves with XDP_TX. The
+ * bpf_fib_lookup() answers and the frame leaves with XDP_TX. The ipip
+ * rows take the next hop from the per-CPU cache (bpf/encap.h), as almost
+ * every frame does (a lookup once a TTL); the 'uncached' rows, loaded
+ * with the cache off, look it up for every frame. The
  * encapsulation grows the buffer, so these objects are loaded with the
  * rodata knob bench_encap_restore (bpf/encap.h): once built, the frame is
  * put back as it came (one bpf_xdp_adjust_head() and two stores). Its
@@ -260,7 +263,7 @@ static int make_frame(const char *dst, __u16 dport, struct frame *f)
 /* The rows; J_NET and after are derived (net of the fresh-flow knob). */
 enum {
 	J_PASS, J_SWAP, J_VIP, J_KNOB, J_NONVIP, J_NONVIP_PORT, J_HIT, J_NEW, J_FULL, J_FLOOD,
-	J_WARM, J_KERN, J_KERN_FULL, J_IPIP4, J_IPIP6, J_PAIR, J_NET
+	J_WARM, J_KERN, J_KERN_FULL, J_IPIP4, J_IPIP6, J_IPIP4_NC, J_IPIP6_NC, J_PAIR, J_NET
 };
 
 /* What a job's flow table must hold before each of its runs. */
@@ -434,7 +437,9 @@ static void print_results(const struct job *j, int n, int runs, __u32 repeat)
 	       " the difference of the two stateless rows and is subtracted in the 'net'\n"
 	       " figures. Kernel: a per-CPU LRU hash of the same size, a miss and an\n"
 	       " insert, nothing else. ipip: a frame encapsulated to a backend through\n"
-	       " the FIB's next hop, XDP_TX, then put back for the next run; 'head pair'\n"
+	       " the FIB's next hop, XDP_TX, then put back for the next run: the next hop\n"
+	       " from the per-CPU cache (filled once a TTL), or 'uncached' from a\n"
+	       " bpf_fib_lookup() every frame; 'head pair'\n"
 	       " makes that restore's call twice, and half of it beyond XDP_PASS is taken\n"
 	       " off in the 'net' rows)\n", runs, ROOM_REPEAT, repeat);
 }
@@ -570,16 +575,19 @@ static int bench_jobs(struct job *jobs, int n, const struct bench_cfg *cfg)
 
 /* The chlb objects measured: the flow table off or on, fresh flows or not. */
 enum {
-	LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_FULL_FRESH, LB_BUSY_FRESH, LB_IPIP, LB_N
+	LB_OFF, LB_OFF_FRESH, LB_PCPU, LB_PCPU_FRESH, LB_FULL_FRESH, LB_BUSY_FRESH, LB_IPIP,
+	LB_IPIP_NC, LB_N
 };
 
 static const struct {
 	__u32 flows;
 	int fresh;
 	int restore;	/* ipip VIPs, frames put back after each run */
+	int nocache;	/* ipip: no next-hop cache, a FIB lookup every frame */
 } lb_kinds[LB_N] = {
 	[LB_OFF] = { 0, 0 },
 	[LB_IPIP] = { 0, 0, 1 },
+	[LB_IPIP_NC] = { 0, 0, 1, 1 },
 	[LB_OFF_FRESH] = { 0, 1 },
 	[LB_PCPU] = { CHLB_DEFAULT_FLOW_ENTRIES, 0 },
 	[LB_PCPU_FRESH] = { CHLB_DEFAULT_FLOW_ENTRIES, 1 },
@@ -604,6 +612,7 @@ static int load_lb(int kind, struct chlb **lb)
 		.flow_entries = lb_kinds[kind].flows ? bench_flows() : 0,
 		.bench_fresh_flows = lb_kinds[kind].fresh,
 		.bench_encap_restore = lb_kinds[kind].restore,
+		.nexthop_ttl_ns = lb_kinds[kind].nocache ? -1 : 0,
 	};
 	int err;
 
@@ -803,8 +812,8 @@ static int ipip_jobs(struct job *jobs, int n, struct chlb **lb, int pair_fd, __u
 	int i, err;
 
 	for (i = 0; i < n; i++)
-		jobs[i].skip = !ifindex && (i == J_IPIP4 || i == J_IPIP6 || i == J_PAIR ||
-					    jobs[i].restore);
+		jobs[i].skip = !ifindex && (i == J_IPIP4 || i == J_IPIP6 || i == J_IPIP4_NC ||
+					    i == J_IPIP6_NC || i == J_PAIR || jobs[i].restore);
 	if (!ifindex)
 		return 0;
 	err = make_frame("10.0.0.100", IPIP_PORT, &v4);
@@ -813,9 +822,10 @@ static int ipip_jobs(struct job *jobs, int n, struct chlb **lb, int pair_fd, __u
 	if (err)
 		return err;
 	v4.ifindex = v6.ifindex = ifindex;
-	jobs[J_IPIP4].frame = &v4;
-	jobs[J_IPIP6].frame = &v6;
+	jobs[J_IPIP4].frame = jobs[J_IPIP4_NC].frame = &v4;
+	jobs[J_IPIP6].frame = jobs[J_IPIP6_NC].frame = &v6;
 	jobs[J_IPIP4].prog_fd = jobs[J_IPIP6].prog_fd = lb_fd(lb, LB_IPIP);
+	jobs[J_IPIP4_NC].prog_fd = jobs[J_IPIP6_NC].prog_fd = lb_fd(lb, LB_IPIP_NC);
 	jobs[J_PAIR].prog_fd = pair_fd;
 	return 0;
 }
@@ -856,6 +866,10 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 			      .base = J_SWAP },
 		[J_IPIP6] = { "ipip 6in6, table off (+restore)", "ipip6_raw", .verdict = XDP_TX,
 			      .base = J_SWAP },
+		[J_IPIP4_NC] = { "  same, next hop uncached", "ipip4_uncached_raw",
+				 .verdict = XDP_TX, .base = J_SWAP },
+		[J_IPIP6_NC] = { "  6in6, next hop uncached", "ipip6_uncached_raw",
+				 .verdict = XDP_TX, .base = J_SWAP },
 		[J_PAIR] = { "head pair (the restore, twice)", "head_pair", .verdict = XDP_TX,
 			     .base = J_PASS },
 		/* the knob's cost taken off the chlb new-flow rows */
@@ -871,6 +885,10 @@ static int run_all(struct bench_cfg *cfg, struct chlb **lb, int pass_fd, int swa
 		  .src = J_IPIP4, .restore = 1 },
 		{ "ipip 6in6, table off, net", "ipip6", -1, .base = J_SWAP, .target = 2.5,
 		  .src = J_IPIP6, .restore = 1 },
+		{ "ipip 4in4, uncached, net", "ipip4_uncached", -1, .base = J_SWAP,
+		  .src = J_IPIP4_NC, .restore = 1 },
+		{ "ipip 6in6, uncached, net", "ipip6_uncached", -1, .base = J_SWAP,
+		  .src = J_IPIP6_NC, .restore = 1 },
 	};
 	static struct frame vip, other, other_addr;
 	int n = sizeof(jobs) / sizeof(jobs[0]);
