@@ -16,10 +16,18 @@
  * pseudo-header). Every counter is checked after every frame: exactly the
  * expected reason moved, by one, and the expected event if any.
  *
+ * The instances of the existing cases run with the next-hop cache off
+ * (every frame looks its route up); a third one with the cache on and a
+ * short TTL (CACHE_TTL_NS) shows what the cache keeps and for how long:
+ * a hit makes the bytes a miss makes, a neighbour, route or route MTU
+ * change is used after the TTL and not before, a backend's new gen misses
+ * at once, NO_NEIGH and failures are never kept.
+ *
  * Without a network namespace (no privilege) every test says SKIPPED.
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +61,11 @@
 #define SRC6		"2001:db8:5::"	/* ... and a /112 */
 #define SRC6_LEN	112
 #define SRC4_ONE	"192.0.2.1"	/* the other instance: the LB's own, /32 */
+/*
+ * The cached instance's TTL: long enough that an `ip` command between a
+ * fill and the next frame is well inside it, short enough to wait out.
+ */
+#define CACHE_TTL_NS	200000000LL
 
 static const __u8 SENDER_MAC[6] = { 0x02, 0xc1, 0, 0, 0, 0x01 };	/* the router before the LB */
 
@@ -88,17 +101,19 @@ static const struct vip_def vips[NVIPS] = {
 	[V44_FAILED] = { 4, VIP4, 89, "10.8.0.2" },
 };
 
-/* One loaded instance with its outer source ranges. */
+/* One loaded instance with its outer source ranges and next-hop cache TTL. */
 struct lb {
 	struct chlb *skel;
 	struct chlb_dp dp;
 	int prog_fd;
 	struct chlb_encap_src src[2];
+	__s64 ttl;		/* chlb_dp_opts.nexthop_ttl_ns */
 };
 
 static struct ipip_net net;
-static struct lb lb_range;	/* SRC4/24, SRC6/112 */
-static struct lb lb_one;	/* SRC4_ONE/32, no IPv6 range */
+static struct lb lb_range = { .ttl = -1 };	/* SRC4/24, SRC6/112, no cache */
+static struct lb lb_one = { .ttl = -1 };	/* SRC4_ONE/32, no IPv6 range, no cache */
+static struct lb lb_cache = { .ttl = CACHE_TTL_NS };	/* lb_range's ranges, cached */
 static char skip_why[160];	/* set: every test is SKIPPED */
 
 #define CHECK(cond, desc)                                                   \
@@ -228,6 +243,7 @@ static int load_lb(struct lb *lb)
 	struct chlb_dp_opts opts = {
 		.max_vips = MAX_VIPS, .max_backends = MAX_BACKENDS,
 		.table_size = M, .seed = SEED, .dst_mac_check = 1,
+		.nexthop_ttl_ns = lb->ttl,
 	};
 	__u32 v;
 	int err;
@@ -277,6 +293,10 @@ static int suite_init(void)
 		err = load_lb(&lb_range);
 	if (!err)
 		err = load_lb(&lb_one);
+	if (!err) {
+		memcpy(lb_cache.src, lb_range.src, sizeof(lb_cache.src));
+		err = load_lb(&lb_cache);
+	}
 	if (err) {
 		fprintf(stderr, "test_ipip: set-up failed: %s %s\n", strerror(-err),
 			skip_why);
@@ -298,6 +318,7 @@ static int suite_clean(void)
 {
 	close_lb(&lb_range);
 	close_lb(&lb_one);
+	close_lb(&lb_cache);
 	return 0;
 }
 
@@ -547,9 +568,9 @@ static void run(struct lb *lb, const struct expect *e, const __u8 *f, __u32 len,
 	}
 }
 
-/* Encapsulated to VIP v's backend by lb, via IPIP_GW0 unless told. */
-static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u32 len,
-		      const struct pkt_spec *s, __u32 verdict, int reason)
+/* Encapsulated to VIP v's backend by lb to dmac (NULL: as reason says). */
+static void run_encap_to(struct lb *lb, const char *desc, int v, const __u8 *f, __u32 len,
+			 const struct pkt_spec *s, __u32 verdict, int reason, const __u8 *dmac)
 {
 	static __u8 want[PKT_MAX + 64];
 	struct encap_want w;
@@ -557,7 +578,10 @@ static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u
 	struct expect e = EXPECT(desc, verdict, reason, -1);
 
 	encap_want(lb, v, flow_hash(s), &w);
-	if (reason == CHLB_CNT_REDIRECT) {
+	if (dmac) {
+		w.dmac = dmac;
+		w.smac = reason == CHLB_CNT_REDIRECT ? ipip_if1_mac : ipip_if0_mac;
+	} else if (reason == CHLB_CNT_REDIRECT) {
 		w.dmac = ipip_gw1_mac;
 		w.smac = ipip_if1_mac;
 	} else if (reason == CHLB_CNT_PASS_NO_NEIGH) {
@@ -567,6 +591,13 @@ static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u
 	e.want = want;
 	e.want_len = build_encap(&w, f, len, want);
 	run(lb, &e, f, len, &r);
+}
+
+/* Encapsulated to VIP v's backend by lb, via IPIP_GW0 unless told. */
+static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u32 len,
+		      const struct pkt_spec *s, __u32 verdict, int reason)
+{
+	run_encap_to(lb, desc, v, f, len, s, verdict, reason, NULL);
 }
 
 /* The output's outer header sums right, by this file's computation. */
@@ -792,7 +823,8 @@ static void test_no_route(void)
 }
 
 /* The largest packet that fits is sent, one byte more is answered with mtu. */
-static void check_boundary(int v, __u16 fit_payload, __u32 mtu, const char *desc)
+static void check_boundary(struct lb *lb, int v, __u16 fit_payload, __u32 mtu,
+			   const char *desc)
 {
 	static __u8 want[PKT_MAX];
 	struct expect e = EXPECT(desc, XDP_TX, CHLB_CNT_TX_TOO_BIG, -1);
@@ -802,12 +834,12 @@ static void check_boundary(int v, __u16 fit_payload, __u32 mtu, const char *desc
 	__u32 len;
 
 	len = frame(v, IPPROTO_TCP, 40000, fit_payload, 0x4000, 0, f, &s);
-	run_encap(&lb_range, desc, v, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	run_encap(lb, desc, v, f, len, &s, XDP_TX, CHLB_CNT_TX);
 	len = frame(v, IPPROTO_TCP, 40000, fit_payload + 1, 0x4000, 0, f, &s);
 	e.want = want;
 	e.want_len = vips[v].family == 4 ? build_frag_needed(f, mtu, want) :
 					   build_ptb6(f, mtu, want);
-	run(&lb_range, &e, f, len, &r);
+	run(lb, &e, f, len, &r);
 }
 
 static void reset_rate_limit(struct lb *lb, __u64 tat);
@@ -825,10 +857,10 @@ static void test_too_big(void)
 	SKIP_IF_NO_NETNS();
 	reset_rate_limit(&lb_range, 0);
 	/* TCP payload + 40 bytes of headers = the inner length */
-	check_boundary(V44, IPIP_MTU - 20 - 40, IPIP_MTU - 20, "4in4 at 1500");
-	check_boundary(V66, IPIP_MTU - 40 - 60, IPIP_MTU - 40, "6in6 at 1500");
-	check_boundary(V46, IPIP_MTU - 40 - 40, IPIP_MTU - 40, "4in6 at 1500");
-	check_boundary(V44_MTU, IPIP_MTU_ROUTE4 - 20 - 40, IPIP_MTU_ROUTE4 - 20,
+	check_boundary(&lb_range, V44, IPIP_MTU - 20 - 40, IPIP_MTU - 20, "4in4 at 1500");
+	check_boundary(&lb_range, V66, IPIP_MTU - 40 - 60, IPIP_MTU - 40, "6in6 at 1500");
+	check_boundary(&lb_range, V46, IPIP_MTU - 40 - 40, IPIP_MTU - 40, "4in6 at 1500");
+	check_boundary(&lb_range, V44_MTU, IPIP_MTU_ROUTE4 - 20 - 40, IPIP_MTU_ROUTE4 - 20,
 		       "4in4, route MTU 1400");
 	len = frame(V44, IPPROTO_TCP, 40000, IPIP_MTU - 60 + 1, 0, 0, f, NULL);
 	run(&lb_range, &no_df, f, len, &r);
@@ -1025,6 +1057,351 @@ static void test_rate_limit(void)
 	reset_rate_limit(&lb_range, 0);
 }
 
+/* ---- the next-hop cache ---------------------------------------------------- */
+
+/* Run `ip ARGS` in this process's namespace; 0 when it succeeded. */
+static int ip(const char *fmt, ...)
+{
+	char cmd[256] = "ip ";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd + 3, sizeof(cmd) - 3, fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* This CPU's entry of lb's cache for backend bid and flow hash h. */
+static void nexthop_entry(struct lb *lb, __u32 bid, __u32 h, struct chlb_nexthop *nh)
+{
+	__u32 idx = bid * CHLB_NEXTHOP_WAYS + (h & (CHLB_NEXTHOP_WAYS - 1));
+	struct chlb_nexthop *all = calloc(lb->dp.ncpus, sizeof(*all));
+	int cpu = sched_getcpu();
+
+	CU_ASSERT_FATAL(all != NULL && cpu >= 0 && cpu < lb->dp.ncpus);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(lb->dp.nexthops_fd, &idx, all) == 0);
+	*nh = all[cpu];
+	free(all);
+}
+
+/* Every entry of lb's cache emptied, on every CPU; 1 if any was not empty. */
+static int clear_cache(struct lb *lb)
+{
+	__u32 n = MAX_BACKENDS * CHLB_NEXTHOP_WAYS, i;
+	struct chlb_nexthop *all = calloc(lb->dp.ncpus, sizeof(*all));
+	int cpu, used = 0;
+
+	CU_ASSERT_FATAL(all != NULL);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_FATAL(bpf_map_lookup_elem(lb->dp.nexthops_fd, &i, all) == 0);
+		for (cpu = 0; cpu < lb->dp.ncpus; cpu++)
+			used |= all[cpu].filled_ns != 0;
+		memset(all, 0, lb->dp.ncpus * sizeof(*all));
+		CU_ASSERT_FATAL(bpf_map_update_elem(lb->dp.nexthops_fd, &i, all, BPF_ANY) == 0);
+	}
+	free(all);
+	return used;
+}
+
+/* Longer than the cache's TTL, with a jiffy or two of the coarse clock to spare. */
+static void outlive_ttl(void)
+{
+	struct timespec ts = { 0, CACHE_TTL_NS + 30000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A hit: the entry was not written again (a fill always rewrites its time). */
+static void check_hit(struct lb *lb, int v, const struct pkt_spec *s,
+		      const struct chlb_nexthop *before, const char *desc)
+{
+	struct chlb_nexthop nh;
+
+	nexthop_entry(lb, v, flow_hash(s), &nh);
+	CHECK(nh.filled_ns && nh.filled_ns == before->filled_ns, desc);
+}
+
+/*
+ * A hit makes the bytes a miss makes (XDP_TX, redirect, every family),
+ * and the entry holds the lookup's answer: the interface, the MACs, the
+ * route's MTU (mtu_result of a SUCCESS lookup), the backend's gen.
+ */
+static void test_cache_hit(void)
+{
+	static const struct {
+		int v, reason;
+		__u32 verdict;
+		__u16 mtu;
+	} c[] = {
+		{ V44, CHLB_CNT_TX, XDP_TX, IPIP_MTU },
+		{ V66, CHLB_CNT_TX, XDP_TX, IPIP_MTU },
+		{ V46, CHLB_CNT_TX, XDP_TX, IPIP_MTU },
+		{ V44_REDIR, CHLB_CNT_REDIRECT, XDP_REDIRECT, IPIP_MTU },
+		{ V66_REDIR, CHLB_CNT_REDIRECT, XDP_REDIRECT, IPIP_MTU },
+		{ V44_MTU, CHLB_CNT_TX, XDP_TX, IPIP_MTU_ROUTE4 },
+	};
+	struct chlb_nexthop nh;
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	size_t i;
+	__u32 len;
+	int sport;
+
+	SKIP_IF_NO_NETNS();
+	clear_cache(&lb_cache);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int redir = c[i].reason == CHLB_CNT_REDIRECT;
+
+		/* four flows: every entry of the backend filled, then hit */
+		for (sport = 40000; sport < 40004; sport++) {
+			len = frame(c[i].v, IPPROTO_TCP, sport, 100, 0x4000, 0, f, &s);
+			run_encap(&lb_cache, "cache: a miss fills", c[i].v, f, len, &s, c[i].verdict,
+				  c[i].reason);
+			nexthop_entry(&lb_cache, c[i].v, flow_hash(&s), &nh);
+			CHECK(nh.filled_ns != 0, "cache: filled");
+			CHECK(nh.ifindex == (redir ? net.if1 : net.if0), "cache: interface");
+			CHECK(!memcmp(nh.dmac, redir ? ipip_gw1_mac : ipip_gw0_mac, 6),
+			      "cache: next hop's MAC");
+			CHECK(!memcmp(nh.smac, redir ? ipip_if1_mac : ipip_if0_mac, 6),
+			      "cache: interface's MAC");
+			CHECK(nh.mtu == c[i].mtu, "cache: the route's MTU");
+			CHECK(nh.gen == 0 && nh.v6 == (family_of(vips[c[i].v].backend) == 6),
+			      "cache: gen, family");
+			run_encap(&lb_cache, "cache: a hit, the same bytes", c[i].v, f, len, &s,
+				  c[i].verdict, c[i].reason);
+			check_hit(&lb_cache, c[i].v, &s, &nh, "cache: hit, not filled again");
+		}
+	}
+	/* the too-big boundaries from the cached MTU: the fitting frame fills */
+	reset_rate_limit(&lb_cache, 0);
+	clear_cache(&lb_cache);
+	check_boundary(&lb_cache, V44, IPIP_MTU - 20 - 40, IPIP_MTU - 20, "cached: 4in4 at 1500");
+	check_boundary(&lb_cache, V66, IPIP_MTU - 40 - 60, IPIP_MTU - 40, "cached: 6in6 at 1500");
+	check_boundary(&lb_cache, V46, IPIP_MTU - 40 - 40, IPIP_MTU - 40, "cached: 4in6 at 1500");
+	check_boundary(&lb_cache, V44_MTU, IPIP_MTU_ROUTE4 - 20 - 40, IPIP_MTU_ROUTE4 - 20,
+		       "cached: 4in4, route MTU 1400");
+	len = frame(V44_MTU, IPPROTO_TCP, 40000, 0, 0x4000, 0, f, &s);
+	nexthop_entry(&lb_cache, V44_MTU, flow_hash(&s), &nh);
+	CHECK(nh.filled_ns != 0 && nh.mtu == IPIP_MTU_ROUTE4, "cached: answered from the entry");
+	/* the instances without a cache never wrote theirs */
+	CHECK(!clear_cache(&lb_range) && !clear_cache(&lb_one), "cache off: never filled");
+}
+
+static __u64 mono_ns(void);
+
+/*
+ * The frame of VIP v (its gateway's neighbour entry changed to new_mac by
+ * the caller after fill): sent to the old MAC while the entry lives (when
+ * the change came quickly enough to tell), to the new one after the TTL.
+ */
+static void check_after_ttl(int v, const __u8 *f, __u32 len, const struct pkt_spec *s,
+			    __u64 filled_at, const __u8 *old_mac, __u32 verdict, int reason,
+			    const __u8 *new_mac, const char *desc)
+{
+	struct chlb_nexthop nh;
+
+	nexthop_entry(&lb_cache, v, flow_hash(s), &nh);
+	if (mono_ns() - filled_at < CACHE_TTL_NS / 2) {
+		run_encap_to(&lb_cache, desc, v, f, len, s, XDP_TX, CHLB_CNT_TX, old_mac);
+		check_hit(&lb_cache, v, s, &nh, desc);
+	} else {
+		printf("(the change took longer than half the TTL: 'not before' not checked) ");
+	}
+	outlive_ttl();
+	run_encap_to(&lb_cache, desc, v, f, len, s, verdict, reason, new_mac);
+}
+
+static const __u8 new_mac[6] = { 0x02, 0x99, 0, 0, 0, 0x77 };
+
+/* A gateway's new MAC: used after the TTL, not before. */
+static void test_cache_neigh(void)
+{
+	static const struct {
+		int v;
+		const char *gw;
+	} c[] = { { V44, "192.0.2.254" }, { V66, "2001:db8:1::fe" } };
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u64 t;
+	size_t i;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	clear_cache(&lb_cache);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+		t = mono_ns();
+		run_encap(&lb_cache, "neighbour: filled", c[i].v, f, len, &s, XDP_TX, CHLB_CNT_TX);
+		CU_ASSERT_FATAL(ip("neigh replace %s lladdr 02:99:00:00:00:77 dev %s nud permanent",
+				   c[i].gw, IPIP_IF0) == 0);
+		check_after_ttl(c[i].v, f, len, &s, t, ipip_gw0_mac, XDP_TX, CHLB_CNT_TX, new_mac,
+				"neighbour's new MAC: after the TTL");
+		CU_ASSERT_FATAL(ip("neigh replace %s lladdr 02:99:00:00:00:01 dev %s nud permanent",
+				   c[i].gw, IPIP_IF0) == 0);
+	}
+}
+
+/* A route by the other interface: used after the TTL, not before. */
+static void test_cache_route(void)
+{
+	static const struct {
+		int v;
+		const char *net, *gw_old, *gw_new;
+	} c[] = {
+		{ V44, "10.1.0.0/16", "192.0.2.254", "198.51.100.254" },
+		{ V66, "2001:db8:b::/48", "2001:db8:1::fe", "2001:db8:2::fe" },
+	};
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u64 t;
+	size_t i;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	clear_cache(&lb_cache);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+		t = mono_ns();
+		run_encap(&lb_cache, "route: filled", c[i].v, f, len, &s, XDP_TX, CHLB_CNT_TX);
+		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_new) == 0);
+		check_after_ttl(c[i].v, f, len, &s, t, ipip_gw0_mac, XDP_REDIRECT,
+				CHLB_CNT_REDIRECT, ipip_gw1_mac, "route by the other interface: after the TTL");
+		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_old) == 0);
+	}
+}
+
+/*
+ * A route MTU lowered: the frame that fitted is still sent while the
+ * entry lives, answered too big after the TTL, and the new boundary holds
+ * (its fitting frame fills, the next byte is answered from the entry).
+ */
+static void test_cache_mtu(void)
+{
+	static const struct {
+		int v;
+		const char *route;
+		__u16 fit, fit_new;
+		__u32 mtu_new;
+	} c[] = {
+		{ V44, "10.1.0.0/16 via 192.0.2.254", IPIP_MTU - 60, 1400 - 60, 1400 - 20 },
+		{ V66, "2001:db8:b::/48 via 2001:db8:1::fe", IPIP_MTU - 100, 1400 - 100, 1400 - 40 },
+	};
+	struct expect e = EXPECT("route MTU lowered: too big after the TTL", XDP_TX,
+				 CHLB_CNT_TX_TOO_BIG, -1);
+	static __u8 want[PKT_MAX];
+	struct chlb_nexthop nh;
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	size_t i;
+	__u32 len;
+	__u64 t;
+
+	SKIP_IF_NO_NETNS();
+	reset_rate_limit(&lb_cache, 0);
+	clear_cache(&lb_cache);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		len = frame(c[i].v, IPPROTO_TCP, 40000, c[i].fit, 0x4000, 0, f, &s);
+		t = mono_ns();
+		run_encap(&lb_cache, "route MTU: filled at 1500", c[i].v, f, len, &s, XDP_TX,
+			  CHLB_CNT_TX);
+		CU_ASSERT_FATAL(ip("route replace %s mtu lock 1400", c[i].route) == 0);
+		nexthop_entry(&lb_cache, c[i].v, flow_hash(&s), &nh);
+		if (mono_ns() - t < CACHE_TTL_NS / 2) {
+			run_encap(&lb_cache, "route MTU lowered: the old MTU before the TTL", c[i].v,
+				  f, len, &s, XDP_TX, CHLB_CNT_TX);
+			check_hit(&lb_cache, c[i].v, &s, &nh, "route MTU: hit before the TTL");
+		}
+		outlive_ttl();
+		e.want = want;
+		e.want_len = vips[c[i].v].family == 4 ? build_frag_needed(f, c[i].mtu_new, want) :
+							build_ptb6(f, c[i].mtu_new, want);
+		run(&lb_cache, &e, f, len, &r);
+		check_boundary(&lb_cache, c[i].v, c[i].fit_new, c[i].mtu_new,
+			       "route MTU 1400: the new boundary, cached");
+		CU_ASSERT_FATAL(ip("route replace %s", c[i].route) == 0);
+	}
+}
+
+/*
+ * A backend's new life (gen bumped, as the controller does when it reuses
+ * an id or takes a backend down) misses at once: the gateway's new MAC is
+ * used by the next frame, which the same gen did not do.
+ */
+static void test_cache_gen(void)
+{
+	struct chlb_backend be;
+	struct chlb_nexthop nh;
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len, id = V44;
+
+	SKIP_IF_NO_NETNS();
+	clear_cache(&lb_cache);
+	len = frame(V44, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_cache, "gen: filled", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
+	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr 02:99:00:00:00:77 dev %s nud permanent",
+			   IPIP_IF0) == 0);
+	nexthop_entry(&lb_cache, V44, flow_hash(&s), &nh);
+	run_encap_to(&lb_cache, "gen: the same gen hits", V44, f, len, &s, XDP_TX, CHLB_CNT_TX,
+		     ipip_gw0_mac);
+	CU_ASSERT_FATAL(bpf_map_lookup_elem(lb_cache.dp.backends_fd, &id, &be) == 0);
+	be.gen++;
+	CU_ASSERT_FATAL(bpf_map_update_elem(lb_cache.dp.backends_fd, &id, &be, BPF_ANY) == 0);
+	run_encap_to(&lb_cache, "gen: a new gen misses at once", V44, f, len, &s, XDP_TX,
+		     CHLB_CNT_TX, new_mac);
+	nexthop_entry(&lb_cache, V44, flow_hash(&s), &nh);
+	CHECK(nh.gen == be.gen, "gen: filled for the new gen");
+	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr 02:99:00:00:00:01 dev %s nud permanent",
+			   IPIP_IF0) == 0);
+	be.gen--;
+	CU_ASSERT_FATAL(bpf_map_update_elem(lb_cache.dp.backends_fd, &id, &be, BPF_ANY) == 0);
+}
+
+/*
+ * NO_NEIGH, a failed route and FRAG_NEEDED are never kept: the entry
+ * stays empty, and the gateway's resolution is used by the very next
+ * frame.
+ */
+static void test_cache_no_neigh(void)
+{
+	const struct expect drop = EXPECT("blackhole: not cached", XDP_DROP, CHLB_CNT_DROP_NO_ROUTE, -1);
+	struct expect big = EXPECT("too big: not cached", XDP_TX, CHLB_CNT_TX_TOO_BIG, -1);
+	static const __u8 gw3_mac[6] = { 0x02, 0x99, 0, 0, 0, 0x03 };
+	static __u8 want[PKT_MAX];
+	struct chlb_nexthop nh;
+	struct xdp_result r;
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len;
+
+	SKIP_IF_NO_NETNS();
+	clear_cache(&lb_cache);
+	reset_rate_limit(&lb_cache, 0);
+	len = frame(V44_NONEIGH, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run_encap(&lb_cache, "no neighbour: to the kernel", V44_NONEIGH, f, len, &s, XDP_PASS,
+		  CHLB_CNT_PASS_NO_NEIGH);
+	nexthop_entry(&lb_cache, V44_NONEIGH, flow_hash(&s), &nh);
+	CHECK(nh.filled_ns == 0, "no neighbour: not cached");
+	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.253 lladdr 02:99:00:00:00:03 dev %s nud permanent",
+			   IPIP_IF0) == 0);
+	run_encap_to(&lb_cache, "resolved: the next frame uses it", V44_NONEIGH, f, len, &s, XDP_TX,
+		     CHLB_CNT_TX, gw3_mac);
+	nexthop_entry(&lb_cache, V44_NONEIGH, flow_hash(&s), &nh);
+	CHECK(nh.filled_ns != 0, "resolved: cached");
+	CU_ASSERT_FATAL(ip("neigh del 192.0.2.253 dev %s", IPIP_IF0) == 0);
+	len = frame(V44_BLACKHOLE, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
+	run(&lb_cache, &drop, f, len, &r);
+	nexthop_entry(&lb_cache, V44_BLACKHOLE, flow_hash(&s), &nh);
+	CHECK(nh.filled_ns == 0, "blackhole: not cached");
+	len = frame(V44, IPPROTO_TCP, 40000, IPIP_MTU - 60 + 1, 0x4000, 0, f, &s);
+	big.want = want;
+	big.want_len = build_frag_needed(f, IPIP_MTU - 20, want);
+	run(&lb_cache, &big, f, len, &r);
+	nexthop_entry(&lb_cache, V44, flow_hash(&s), &nh);
+	CHECK(nh.filled_ns == 0, "too big: not cached");
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
@@ -1039,6 +1416,12 @@ int main(void)
 		{ "too big with IPv4 options", test_too_big_options },
 		{ "too-big answers rate limited", test_rate_limit },
 		{ "ICMP errors about ipip flows: steered, never answered", test_icmp_error },
+		{ "next-hop cache: a hit's bytes, the entry, too big from it", test_cache_hit },
+		{ "next-hop cache: a new neighbour MAC after the TTL", test_cache_neigh },
+		{ "next-hop cache: a new route after the TTL", test_cache_route },
+		{ "next-hop cache: a new route MTU after the TTL", test_cache_mtu },
+		{ "next-hop cache: a backend's new gen misses at once", test_cache_gen },
+		{ "next-hop cache: no neighbour, failures, too big never kept", test_cache_no_neigh },
 		CU_TEST_INFO_NULL,
 	};
 	static CU_SuiteInfo suites[] = {
