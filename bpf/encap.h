@@ -204,8 +204,8 @@ static __always_inline int chlb_encap_route(struct xdp_md *ctx, const struct chl
  * CPU for nexthop_ttl_ns and the backend's frames on that CPU use it:
  *
  *   - 100 ms by default: a route, neighbour or MTU change (a next hop's
- *     MAC after a failover, a new route, `mtu lock`) takes effect within
- *     it, which is well below what TCP notices; and 10 fills a second per
+ *     MAC after a failover, a new route, `mtu lock`), forwarding turned
+ *     off on the interface, take effect within it, which is well below what TCP notices; and 10 fills a second per
  *     CPU and entry cost nothing at any rate where the lookup matters.
  *   - gen and the outer family must be those the entry was filled for: a
  *     backend id's new life (its address is only ever set with a new gen)

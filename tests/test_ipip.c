@@ -1265,7 +1265,8 @@ static void test_cache_route(void)
 		run_encap(&lb_cache, "route: filled", c[i].v, f, len, &s, XDP_TX, CHLB_CNT_TX);
 		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_new) == 0);
 		check_after_ttl(c[i].v, f, len, &s, t, ipip_gw0_mac, XDP_REDIRECT,
-				CHLB_CNT_REDIRECT, ipip_gw1_mac, "route by the other interface: after the TTL");
+				CHLB_CNT_REDIRECT, ipip_gw1_mac,
+				"route by the other interface: after the TTL");
 		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_old) == 0);
 	}
 }
