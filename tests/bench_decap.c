@@ -65,6 +65,7 @@
 #include "decap.skel.h"
 #include "xdp_pass.skel.h"
 #include "xdp_decap_floor.skel.h"
+#include "helpers/csum.h"
 #include "helpers/pkt.h"
 
 #define HOST4 "10.1.0.2"
@@ -87,24 +88,6 @@ struct frame {
 
 /* ---- frames ----------------------------------------------------------- */
 
-static void put16(__u8 *p, __u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void ip4_csum(__u8 *p)
-{
-	__u32 sum = 0;
-	int i;
-
-	put16(p + 10, 0);
-	for (i = 0; i < 20; i += 2)
-		sum += p[i] << 8 | p[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	put16(p + 10, ~((sum & 0xffff) + (sum >> 16)));
-}
-
 /* An outer header at p for a packet of ip_len bytes after it, to dst. */
 static int put_outer(int family, const char *dst, __u8 proto, __u8 *p, size_t ip_len)
 {
@@ -117,7 +100,7 @@ static int put_outer(int family, const char *dst, __u8 proto, __u8 *p, size_t ip
 		inet_pton(AF_INET, "192.0.2.1", p + 12);
 		if (inet_pton(AF_INET, dst, p + 16) != 1)
 			return -EINVAL;
-		ip4_csum(p);
+		csum_ip4(p);
 		return 20;
 	}
 	memset(p, 0, 40);

@@ -3,11 +3,11 @@
  * The decapsulating XDP program (bpf/decap.bpf.c), for real: loaded (not
  * attached, not pinned) and run on frames with BPF_PROG_TEST_RUN. A tunnel
  * frame is built here from a plain frame (tests/helpers/pkt.c) by putting
- * an outer header, with its checksum computed here, between its Ethernet
+ * an outer header, with its checksum (helpers/csum.c), between its Ethernet
  * header and its IP header; decapsulated, the output must be that plain
  * frame again, byte for byte (its Ethernet addresses, tag and the inner
  * ethertype in front of the untouched inner packet), whose checksums are
- * checked once more by this file's own computation. Everything the program
+ * checked once more by the tests' own computation. Everything the program
  * does not strip must leave unmodified. Every counter is checked after
  * every frame: exactly the expected one moved, by one.
  */
@@ -23,6 +23,7 @@
 
 #include "dp/decap.h"	/* before the skeleton: it names struct chlb_decap_cfg */
 #include "decap.skel.h"
+#include "helpers/csum.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
 #include "helpers/cu_main.h"
@@ -84,45 +85,7 @@ static int suite_clean(void)
 			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
 	} while (0)
 
-/* ---- this file's own checksums ----------------------------------------- */
-
-static __u32 sum16(__u32 sum, const __u8 *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (__u32)p[len - 1] << 8;
-	return sum;
-}
-
-static __u16 fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)sum;
-}
-
-static void put16(__u8 *p, __u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static __u16 get16(const __u8 *p)
-{
-	return p[0] << 8 | p[1];
-}
-
-/* An IPv4 header's checksum field, computed over its hlen bytes. */
-static void ip4_csum(__u8 *ip)
-{
-	size_t hlen = (ip[0] & 0xf) * 4;
-
-	put16(ip + 10, 0);
-	put16(ip + 10, (__u16)~fold(sum16(0, ip, hlen)));
-}
+/* ---- checksums (the tests' own: helpers/csum.c) ------------------------ */
 
 /*
  * The packet at ip (IPv4 or IPv6, TCP or UDP, no extension headers) has a
@@ -136,13 +99,13 @@ static int sums_ok(const __u8 *ip)
 	__u8 proto = v4 ? ip[9] : ip[6];
 	__u32 sum;
 
-	if (v4 && fold(sum16(0, ip, hlen)) != 0xffff)
+	if (v4 && csum_fold(csum_add(0, ip, hlen)) != 0xffff)
 		return 0;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
-	sum = v4 ? sum16(0, ip + 12, 8) : sum16(0, ip + 8, 32);
+	sum = v4 ? csum_add(0, ip + 12, 8) : csum_add(0, ip + 8, 32);
 	sum += proto + (__u32)l4len;
-	return fold(sum16(sum, ip + hlen, l4len)) == 0xffff;
+	return csum_fold(csum_add(sum, ip + hlen, l4len)) == 0xffff;
 }
 
 /* ---- building tunnel frames ---------------------------------------------- */
@@ -220,7 +183,7 @@ static size_t put_outer(const struct outer *o, __u8 *p, size_t ip_len, int inner
 		inet_pton(AF_INET, LB4, p + 12);
 		inet_pton(AF_INET, o->dst ? o->dst : HOST4, p + 16);
 		memset(p + 20, 1, o->opt_len);	/* NOP options */
-		ip4_csum(p);
+		csum_ip4(p);
 		return hlen;
 	}
 	memset(p, 0, 40);
@@ -354,7 +317,7 @@ static void inner4_cut_10(__u8 *f, __u32 *len)
 {
 	*len = 14 + 20 + 10;
 	put16(f + 16, 30);
-	ip4_csum(f + 14);
+	csum_ip4(f + 14);
 }
 
 /* The same for IPv6 in IPv6: 30 of the inner header's 40 bytes. */
@@ -526,7 +489,7 @@ static void set_inner_ecn(__u8 *plain, __u8 ecn)
 
 	if (ip[0] >> 4 == 4) {
 		ip[1] = (ip[1] & ~3) | ecn;
-		ip4_csum(ip);
+		csum_ip4(ip);
 	} else {
 		ip[1] = (ip[1] & ~0x30) | ecn << 4;
 	}
@@ -728,7 +691,7 @@ static void test_builder(void)
 	plen = pkt_build(&s, plain, sizeof(plain));
 	len = encap(&o, plain, plen, f);
 	CU_ASSERT_EQUAL(len, plen + 32);
-	CU_ASSERT_EQUAL(fold(sum16(0, f + 14, 32)), 0xffff);
+	CU_ASSERT_EQUAL(csum_fold(csum_add(0, f + 14, 32)), 0xffff);
 	CU_ASSERT_EQUAL(get16(f + 16), 32 + plen - 14);
 	CU_ASSERT(sums_ok(f + 14 + 32));
 	CU_ASSERT_EQUAL(memcmp(f + 46, plain + 14, plen - 14), 0);

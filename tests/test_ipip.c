@@ -10,10 +10,10 @@
  * Every forwarded frame is compared byte for byte with the frame this
  * file builds on its own: the outer header from the specification (the
  * source from the flow hash and the range, TOS, DF, flow label, lengths),
- * its checksum by this file's one's complement sum, the MACs of the
- * neighbour entries, the inner packet as it came. The ICMP answers are
- * built here the same way, with their checksums (ICMPv6's over the
- * pseudo-header). Every counter is checked after every frame: exactly the
+ * its checksum by the tests' own one's complement sum (helpers/csum.c,
+ * not the data plane's), the MACs of the neighbour entries, the inner
+ * packet as it came. The ICMP answers are built here the same way, with
+ * their checksums (ICMPv6's over the pseudo-header). Every counter is checked after every frame: exactly the
  * expected reason moved, by one, and the expected event if any.
  *
  * The instances of the existing cases run with the next-hop cache off
@@ -43,6 +43,7 @@
 #include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
+#include "helpers/csum.h"
 #include "helpers/ipip_net.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
@@ -131,49 +132,7 @@ static char skip_why[160];	/* set: every test is SKIPPED */
 		}                                                   \
 	} while (0)
 
-/* ---- this file's own checksums and byte order ------------------------- */
-
-static __u32 sum16(__u32 sum, const __u8 *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (__u32)p[len - 1] << 8;
-	return sum;
-}
-
-static __u16 fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)sum;
-}
-
-static void put16(__u8 *p, __u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void put32(__u8 *p, __u32 v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static __u16 get16(const __u8 *p)
-{
-	return p[0] << 8 | p[1];
-}
-
-/* Fill the checksum at csum (inside p[0..len)) so that p sums to 0xffff. */
-static void fill_csum(__u8 *p, size_t len, __u8 *csum, __u32 pseudo)
-{
-	put16(csum, 0);
-	put16(csum, (__u16)~fold(sum16(pseudo, p, len)));
-}
+/* ---- byte layout ------------------------------------------------------------ */
 
 /* The frame's L2 header length: Ethernet, and a tag if it has one. */
 static size_t l2_len(const __u8 *f)
@@ -352,7 +311,7 @@ static void set_tos(__u8 *f, __u8 tos)
 
 	if (ip[0] >> 4 == 4) {
 		ip[1] = tos;
-		fill_csum(ip, (ip[0] & 0xf) * 4, ip + 10, 0);
+		csum_fill(ip, (ip[0] & 0xf) * 4, ip + 10, 0);
 	} else {
 		ip[0] = 0x60 | tos >> 4;
 		ip[1] = (tos & 0xf) << 4 | (ip[1] & 0xf);
@@ -420,7 +379,7 @@ static size_t put_outer(const struct encap_want *w, const __u8 *inner, __u8 *o)
 		o[9] = 4;
 		memcpy(o + 12, w->src, 4);
 		memcpy(o + 16, w->dst, 4);
-		fill_csum(o, 20, o + 10, 0);
+		csum_fill(o, 20, o + 10, 0);
 		return 20;
 	}
 	put32(o, 6u << 28 | (__u32)tos << 20 | w->label);
@@ -472,12 +431,12 @@ static __u32 build_frag_needed(const __u8 *in, __u16 mtu, __u8 *out)
 	o[9] = IPPROTO_ICMP;
 	memcpy(o + 12, ip + 16, 4);	/* from the VIP */
 	memcpy(o + 16, ip + 12, 4);	/* to the client */
-	fill_csum(o, 20, o + 10, 0);
+	csum_fill(o, 20, o + 10, 0);
 	icmp[0] = 3;
 	icmp[1] = 4;
 	put16(icmp + 6, mtu);
 	memcpy(icmp + 8, ip, 28);
-	fill_csum(icmp, 36, icmp + 2, 0);
+	csum_fill(icmp, 36, icmp + 2, 0);
 	return l2 + 56;
 }
 
@@ -499,8 +458,8 @@ static __u32 build_ptb6(const __u8 *in, __u32 mtu, __u8 *out)
 	icmp[0] = 2;
 	put32(icmp + 4, mtu);
 	memcpy(icmp + 8, ip, 1232);
-	pseudo = sum16(sum16(0, o + 8, 32), (const __u8 *)"\0\0\x04\xd8\0\0\0\x3a", 8);
-	fill_csum(icmp, 1240, icmp + 2, pseudo);
+	pseudo = csum_add(csum_add(0, o + 8, 32), (const __u8 *)"\0\0\x04\xd8\0\0\0\x3a", 8);
+	csum_fill(icmp, 1240, icmp + 2, pseudo);
 	return l2 + 1280;
 }
 
@@ -600,12 +559,12 @@ static void run_encap(struct lb *lb, const char *desc, int v, const __u8 *f, __u
 	run_encap_to(lb, desc, v, f, len, s, verdict, reason, NULL);
 }
 
-/* The output's outer header sums right, by this file's computation. */
+/* The output's outer header sums right, by the tests' own computation. */
 static int outer_csum_ok(const __u8 *out)
 {
 	size_t l2 = l2_len(out);
 
-	return out[l2] >> 4 == 6 || fold(sum16(0, out + l2, 20)) == 0xffff;
+	return out[l2] >> 4 == 6 || csum_fold(csum_add(0, out + l2, 20)) == 0xffff;
 }
 
 /* ---- tests ------------------------------------------------------------------- */
@@ -930,8 +889,8 @@ static __u32 icmp_error_frame(int v, __u16 quote, __u8 *f, struct pkt_spec *spec
 		inet_pton(AF_INET6, CLIENT6, q + 24);
 		put16(q + 40, vips[v].port);
 		put16(q + 42, 40000);
-		fill_csum(ic, len - 40, ic + 2,
-			  sum16(sum16(sum16(0, ip + 8, 32), (const __u8 *)"\0\0\0\x3a", 4),
+		csum_fill(ic, len - 40, ic + 2,
+			  csum_add(csum_add(csum_add(0, ip + 8, 32), (const __u8 *)"\0\0\0\x3a", 4),
 				ip + 4, 2));
 	} else {
 		ip[0] = 0x45;
@@ -941,7 +900,7 @@ static __u32 icmp_error_frame(int v, __u16 quote, __u8 *f, struct pkt_spec *spec
 		ip[9] = IPPROTO_ICMP;
 		inet_pton(AF_INET, "192.0.2.254", ip + 12);
 		inet_pton(AF_INET, VIP4, ip + 16);
-		fill_csum(ip, 20, ip + 10, 0);
+		csum_fill(ip, 20, ip + 10, 0);
 		ic[0] = 3;
 		ic[1] = 4;
 		put16(ic + 6, 1000);
@@ -952,10 +911,10 @@ static __u32 icmp_error_frame(int v, __u16 quote, __u8 *f, struct pkt_spec *spec
 		q[9] = IPPROTO_TCP;
 		inet_pton(AF_INET, VIP4, q + 12);
 		inet_pton(AF_INET, CLIENT4, q + 16);
-		fill_csum(q, 20, q + 10, 0);
+		csum_fill(q, 20, q + 10, 0);
 		put16(q + 20, vips[v].port);
 		put16(q + 22, 40000);
-		fill_csum(ic, len - 20, ic + 2, 0);
+		csum_fill(ic, len - 20, ic + 2, 0);
 	}
 	return 14 + len;
 }

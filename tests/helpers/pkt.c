@@ -13,30 +13,11 @@
 #include <linux/icmp.h>
 #include <linux/icmpv6.h>
 
+#include "csum.h"
 #include "pkt.h"
 
 static const __u8 def_smac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const __u8 def_dmac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-
-/* Ones' complement sum of big-endian 16-bit words. */
-static __u32 csum_add(__u32 sum, const void *data, size_t len)
-{
-	const __u8 *p = data;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (__u32)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (__u32)p[len - 1] << 8;
-	return sum;
-}
-
-static __be16 csum_fold(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((__u16)~sum);
-}
 
 static int mac_is_zero(const __u8 *mac)
 {
@@ -124,16 +105,14 @@ static void fill_l4_csum(const struct pkt_spec *s, __u8 *l4, size_t len,
 			 const void *saddr, const void *daddr, size_t alen)
 {
 	__be16 *check = l4_csum_field(s->proto, l4);
-	__u32 sum = 0;
+	__u32 pseudo = 0;
 
-	*check = 0;
 	if (s->proto != IPPROTO_ICMP) {
-		sum = csum_add(sum, saddr, alen);
-		sum = csum_add(sum, daddr, alen);
-		sum += s->proto + (__u32)len;
+		pseudo = csum_add(pseudo, saddr, alen);
+		pseudo = csum_add(pseudo, daddr, alen);
+		pseudo += s->proto + (__u32)len;
 	}
-	sum = csum_add(sum, l4, len);
-	*check = csum_fold(sum);
+	csum_fill(l4, len, (__u8 *)check, pseudo);
 	if (s->proto == IPPROTO_UDP && !*check)
 		*check = 0xffff;
 }
@@ -171,7 +150,7 @@ static ssize_t build_ipv4(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	h.ip.ttl = 64;
 	h.ip.protocol = s->proto;
 	memset(h.opts, 1, s->ip_opt_len);	/* NOP options */
-	h.ip.check = csum_fold(csum_add(0, &h, hlen));
+	csum_ip4((__u8 *)&h.ip);
 	put_l4(s, l4.bytes, l4len, NULL);
 	fill_l4_csum(s, l4.bytes, l4len, &h.ip.saddr, &h.ip.daddr, 4);
 	memcpy(buf + off, &h, hlen);
