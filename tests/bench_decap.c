@@ -65,6 +65,7 @@
 #include "decap.skel.h"
 #include "xdp_pass.skel.h"
 #include "xdp_decap_floor.skel.h"
+#include "helpers/cpu.h"
 #include "helpers/csum.h"
 #include "helpers/pkt.h"
 
@@ -442,18 +443,6 @@ static int check_frames(struct decap *skel, const struct frame *f)
 	return 0;
 }
 
-static void pin_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static int parse_args(int argc, char **argv, struct cfg *c)
 {
 	static const struct option lopts[] = {
@@ -565,7 +554,7 @@ int main(int argc, char **argv)
 	pass = xdp_pass__open_and_load();
 	fl = xdp_decap_floor__open_and_load();
 	err = pass && fl ? load_decap(&dec) : -errno;
-	pin_cpu();
+	cpu_pin_here();
 	task_clock_open();
 	if (!err) {
 		p = (struct progs){ bpf_program__fd(pass->progs.xdp_pass),

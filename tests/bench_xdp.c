@@ -56,7 +56,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +73,7 @@
 #include "lru_insert.skel.h"
 #include "xdp_head_pair.skel.h"
 #include "dp/dataplane.h"
+#include "helpers/cpu.h"
 #include "helpers/ipip_net.h"
 #include "helpers/pkt.h"
 
@@ -489,19 +489,6 @@ static int write_json(const char *path, const struct job *j, int n,
 	return err;
 }
 
-/* Test runs execute on the calling CPU: stay on one, no migrations. */
-static void pin_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static int parse_args(int argc, char **argv, struct bench_cfg *cfg)
 {
 	static const struct option lopts[] = {
@@ -708,11 +695,8 @@ struct cpu_run {
 static void *cpu_run_main(void *arg)
 {
 	struct cpu_run *r = arg;
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(r->cpu, &set);
-	r->err = sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+	r->err = cpu_pin(r->cpu);
 	if (!r->err)
 		r->err = bench_once(r->prog_fd, &r->f, XDP_TX, r->repeat, &r->ns);
 	return NULL;
@@ -970,7 +954,7 @@ int main(int argc, char **argv)
 		err = bench_flow_memory(extra);
 	if (!err)
 		err = bench_two_cpus(lb, bpf_program__fd(pass->progs.xdp_pass), extra);
-	pin_cpu();
+	cpu_pin_here();	/* test runs execute on the calling CPU: no migrations */
 	if (!err)
 		err = run_all(&cfg, lb, bpf_program__fd(pass->progs.xdp_pass),
 			      bpf_program__fd(swap->progs.xdp_macswap),

@@ -25,6 +25,7 @@
 #include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
+#include "helpers/cpu.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
 #include "helpers/cu_main.h"
@@ -745,15 +746,6 @@ static void test_no_backend(void)
 	reset(&on, V4_TCP);
 }
 
-static int run_on_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
 /*
  * A flow recorded on one CPU is found on another: one shared flow cache.
  * BPF_PROG_TEST_RUN runs on
@@ -770,11 +762,11 @@ static void cross_cpu(struct inst *in, const char *desc)
 	reset(in, V4_TCP);
 	for (i = 0; i < 32; i++) {
 		flow_spec(V4_TCP, 40000 + i, ACK, &s);
-		CU_ASSERT_FATAL(run_on_cpu(0) == 0);
+		CU_ASSERT_FATAL(cpu_pin(0) == 0);
 		set_table(&in->dp, V4_TCP, v->a);
 		step(in, desc, &s, v->a, &(struct events){ .miss = 1, .insert = 1 });
 		set_table(&in->dp, V4_TCP, v->b);
-		CU_ASSERT_FATAL(run_on_cpu(1) == 0);
+		CU_ASSERT_FATAL(cpu_pin(1) == 0);
 		step(in, desc, &s, v->a, &(struct events){ .hit = 1 });
 	}
 	sched_setaffinity(0, sizeof(saved), &saved);
@@ -989,7 +981,7 @@ static void *racer_main(void *arg)
 	struct xdp_result res;
 	int i, f, syn;
 
-	c->err = run_on_cpu(c->cpu);
+	c->err = cpu_pin(c->cpu);
 	for (i = c->cpu * RACE_FLOWS / 2; !c->err && !r->stop; i++) {
 		f = i % RACE_FLOWS;
 		syn = i % 5 == 0;

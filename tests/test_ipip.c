@@ -43,6 +43,7 @@
 #include "chlb/shared.h"	/* the skeleton names its types */
 #include "chlb.skel.h"
 #include "dp/dataplane.h"
+#include "helpers/cpu.h"
 #include "helpers/csum.h"
 #include "helpers/ipip_net.h"
 #include "helpers/pkt.h"
@@ -219,19 +220,6 @@ static int load_lb(struct lb *lb)
 	return err;
 }
 
-/* Test runs execute on the calling CPU: one CPU, one rate-limit bucket. */
-static void pin_cpu(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static int suite_init(void)
 {
 	int skip, err;
@@ -261,7 +249,7 @@ static int suite_init(void)
 			skip_why);
 		return -1;
 	}
-	pin_cpu();
+	cpu_pin_here();	/* one CPU, one rate-limit bucket and cache entry */
 	return 0;
 }
 
