@@ -26,6 +26,7 @@
 #include "helpers/csum.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_check.h"
 #include "helpers/cu_main.h"
 
 /* This host's addresses: what the program's configuration lists. */
@@ -77,13 +78,6 @@ static int suite_clean(void)
 	decap__destroy(skel);
 	return 0;
 }
-
-#define CHECK(cond, desc)                                                   \
-	do {                                                                \
-		CU_ASSERT(cond);                                            \
-		if (!(cond))                                                \
-			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
-	} while (0)
 
 /* ---- checksums (the tests' own: helpers/csum.c) ------------------------ */
 

@@ -28,6 +28,7 @@
 #include "helpers/cpu.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_check.h"
 #include "helpers/cu_main.h"
 
 #define SEED		0xfeedfacecafef00dULL
@@ -187,14 +188,6 @@ static void snap(struct inst *in, struct snapshot *s)
 		s->new_flows[id] = b.new_flows;
 	}
 }
-
-/* cond is evaluated twice: no side effects in it */
-#define CHECK(cond, desc)                                                   \
-	do {                                                                \
-		CU_ASSERT(cond);                                            \
-		if (!(cond))                                                \
-			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
-	} while (0)
 
 /* Flow events one frame must add (frame reasons: RX and TX, one each). */
 struct events {

@@ -31,6 +31,7 @@
 #include "dp/dataplane.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_check.h"
 #include "helpers/cu_main.h"
 
 #define SEED		0x5eed0123456789abULL
@@ -321,15 +322,6 @@ struct expect {
 	int steered;		/* an ICMP error sent on: icmp_steered */
 	int flow;		/* a TCP/UDP frame with the flow table: hit (1) or miss (2) */
 };
-
-/* cond is evaluated once */
-#define CHECK(cond, desc)                                                       \
-	do {                                                                    \
-		int ok_ = !!(cond);                                             \
-		CU_ASSERT(ok_);                                                 \
-		if (!ok_)                                                       \
-			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond);  \
-	} while (0)
 
 static __u64 delta_expected(const struct expect *e, int i)
 {

@@ -48,6 +48,7 @@
 #include "helpers/ipip_net.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_check.h"
 #include "helpers/cu_main.h"
 
 #define SEED		0x0123456789abcdefULL
@@ -117,13 +118,6 @@ static struct lb lb_range = { .ttl = -1 };	/* SRC4/24, SRC6/112, no cache */
 static struct lb lb_one = { .ttl = -1 };	/* SRC4_ONE/32, no IPv6 range, no cache */
 static struct lb lb_cache = { .ttl = CACHE_TTL_NS };	/* lb_range's ranges, cached */
 static char skip_why[160];	/* set: every test is SKIPPED */
-
-#define CHECK(cond, desc)                                                   \
-	do {                                                                \
-		CU_ASSERT(cond);                                            \
-		if (!(cond))                                                \
-			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
-	} while (0)
 
 #define SKIP_IF_NO_NETNS()                                          \
 	do {                                                        \

@@ -29,6 +29,7 @@
 #include "helpers/pin_dir.h"
 #include "helpers/pkt.h"
 #include "helpers/xdp_run.h"
+#include "helpers/cu_check.h"
 #include "helpers/cu_main.h"
 
 #define SEED		0x0123456789abcdefULL
@@ -180,13 +181,6 @@ static void read_counters(int vip, __u32 bid, struct counters *c)
 	if (bid < MAX_BACKENDS)
 		CU_ASSERT_EQUAL_FATAL(chlb_dp__backend_stats(&dp, bid, &c->b), 0);
 }
-
-#define CHECK(cond, desc)                                                   \
-	do {                                                                \
-		CU_ASSERT(cond);                                            \
-		if (!(cond))                                                \
-			fprintf(stderr, "\n    [%s] failed: %s", desc, #cond); \
-	} while (0)
 
 /* The backend the program must pick for a TCP/UDP spec to VIP v. */
 static __u32 expected_backend(const struct pkt_spec *s, int v)
