@@ -223,26 +223,11 @@ static void ipip_ranges(struct chlb_encap_src *src)
 	memcpy(src[1].addr, k.addr, CHLB_ADDR_LEN);
 }
 
-static int make_frame6(__u16 dport, struct frame *f)
-{
-	struct pkt_spec s = {
-		.family = 6, .proto = IPPROTO_TCP, .src = "2001:db8:99::7",
-		.dst = "2001:db8::100", .sport = 40000, .dport = dport,
-		.payload_len = 64,
-	};
-	ssize_t n = pkt_build(&s, f->data, sizeof(f->data));
-
-	if (n < 0)
-		return n;
-	f->len = n;
-	f->ifindex = 0;
-	return 0;
-}
-
+/* A TCP frame src -> dst:dport with 64 bytes of payload, IPv4 or IPv6 as src is. */
 static int make_frame_from(const char *src, const char *dst, __u16 dport, struct frame *f)
 {
 	struct pkt_spec s = {
-		.family = 4, .proto = IPPROTO_TCP, .src = src,
+		.family = strchr(src, ':') ? 6 : 4, .proto = IPPROTO_TCP, .src = src,
 		.dst = dst, .sport = 40000, .dport = dport,
 		.payload_len = 64,
 	};
@@ -802,7 +787,7 @@ static int ipip_jobs(struct job *jobs, int n, struct chlb **lb, int pair_fd, __u
 		return 0;
 	err = make_frame("10.0.0.100", IPIP_PORT, &v4);
 	if (!err)
-		err = make_frame6(IPIP_PORT, &v6);
+		err = make_frame_from("2001:db8:99::7", "2001:db8::100", IPIP_PORT, &v6);
 	if (err)
 		return err;
 	v4.ifindex = v6.ifindex = ifindex;
