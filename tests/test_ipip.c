@@ -1128,88 +1128,110 @@ static void test_cache_hit(void)
 	CHECK(!clear_cache(&lb_range) && !clear_cache(&lb_one), "cache off: never filled");
 }
 
-static __u64 mono_ns(void);
+/*
+ * VIP v's TCP frame (payload bytes, frag_off) built into f and run once
+ * through lb_cache to fill its entry; returns when the run began, for
+ * check_before_ttl(). The cache tests all start from such a fill.
+ */
+static __u64 fill_entry(int v, __u16 payload, __u16 frag_off, __u8 *f, __u32 *len,
+			struct pkt_spec *s, const char *desc)
+{
+	__u64 t;
+
+	*len = frame(v, IPPROTO_TCP, 40000, payload, frag_off, 0, f, s);
+	t = mono_ns();
+	run_encap(&lb_cache, desc, v, f, *len, s, XDP_TX, CHLB_CNT_TX);
+	return t;
+}
 
 /*
- * The frame of VIP v (its gateway's neighbour entry changed to new_mac by
- * the caller after fill): sent to the old MAC while the entry lives (when
- * the change came quickly enough to tell), to the new one after the TTL.
+ * Whatever changed since the fill at filled_at, VIP v's frame still goes
+ * the way it was filled (IPIP_GW0, XDP_TX) while the entry lives, and hits:
+ * checked when the change came quickly enough to tell.
  */
-static void check_after_ttl(int v, const __u8 *f, __u32 len, const struct pkt_spec *s,
-			    __u64 filled_at, const __u8 *old_mac, __u32 verdict, int reason,
-			    const __u8 *new_mac, const char *desc)
+static void check_before_ttl(int v, const __u8 *f, __u32 len, const struct pkt_spec *s,
+			     __u64 filled_at, const char *desc)
 {
 	struct chlb_nexthop nh;
 
 	nexthop_entry(&lb_cache, v, flow_hash(s), &nh);
 	if (mono_ns() - filled_at < CACHE_TTL_NS / 2) {
-		run_encap_to(&lb_cache, desc, v, f, len, s, XDP_TX, CHLB_CNT_TX, old_mac);
+		run_encap_to(&lb_cache, desc, v, f, len, s, XDP_TX, CHLB_CNT_TX, ipip_gw0_mac);
 		check_hit(&lb_cache, v, s, &nh, desc);
 	} else {
 		printf("(the change took longer than half the TTL: 'not before' not checked) ");
 	}
+}
+
+/*
+ * A change to the network made after VIP v's entry was filled (`ip make`,
+ * `ip undo` after): used after the TTL, where v's frame goes as verdict and
+ * reason say, to mac; not before. A new neighbour MAC and a new route are
+ * checked alike: test_cache_neigh() and test_cache_route() are tables of these.
+ */
+struct cache_change {
+	int v;
+	const char *make, *undo;
+	__u32 verdict;
+	int reason;
+	const __u8 *mac;
+};
+
+static void check_change(const struct cache_change *c, const char *fill_desc, const char *desc)
+{
+	__u8 f[PKT_MAX];
+	struct pkt_spec s;
+	__u32 len;
+	__u64 t;
+
+	t = fill_entry(c->v, 100, 0, f, &len, &s, fill_desc);
+	CU_ASSERT_FATAL(ip("%s", c->make) == 0);
+	check_before_ttl(c->v, f, len, &s, t, desc);
 	outlive_ttl();
-	run_encap_to(&lb_cache, desc, v, f, len, s, verdict, reason, new_mac);
+	run_encap_to(&lb_cache, desc, c->v, f, len, &s, c->verdict, c->reason, c->mac);
+	CU_ASSERT_FATAL(ip("%s", c->undo) == 0);
 }
 
 static const __u8 new_mac[6] = { 0x02, 0x99, 0, 0, 0, 0x77 };
+#define NEW_MAC		"02:99:00:00:00:77"	/* new_mac, for `ip` */
+#define GW0_MAC		"02:99:00:00:00:01"	/* ipip_gw0_mac */
 
 /* A gateway's new MAC: used after the TTL, not before. */
 static void test_cache_neigh(void)
 {
-	static const struct {
-		int v;
-		const char *gw;
-	} c[] = { { V44, "192.0.2.254" }, { V66, "2001:db8:1::fe" } };
-	__u8 f[PKT_MAX];
-	struct pkt_spec s;
-	__u64 t;
+	static const struct cache_change c[] = {
+		{ V44, "neigh replace 192.0.2.254 lladdr " NEW_MAC " dev " IPIP_IF0 " nud permanent",
+		  "neigh replace 192.0.2.254 lladdr " GW0_MAC " dev " IPIP_IF0 " nud permanent",
+		  XDP_TX, CHLB_CNT_TX, new_mac },
+		{ V66, "neigh replace 2001:db8:1::fe lladdr " NEW_MAC " dev " IPIP_IF0 " nud permanent",
+		  "neigh replace 2001:db8:1::fe lladdr " GW0_MAC " dev " IPIP_IF0 " nud permanent",
+		  XDP_TX, CHLB_CNT_TX, new_mac },
+	};
 	size_t i;
-	__u32 len;
 
 	SKIP_IF_NO_NETNS();
 	clear_cache(&lb_cache);
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
-		t = mono_ns();
-		run_encap(&lb_cache, "neighbour: filled", c[i].v, f, len, &s, XDP_TX, CHLB_CNT_TX);
-		CU_ASSERT_FATAL(ip("neigh replace %s lladdr 02:99:00:00:00:77 dev %s nud permanent",
-				   c[i].gw, IPIP_IF0) == 0);
-		check_after_ttl(c[i].v, f, len, &s, t, ipip_gw0_mac, XDP_TX, CHLB_CNT_TX, new_mac,
-				"neighbour's new MAC: after the TTL");
-		CU_ASSERT_FATAL(ip("neigh replace %s lladdr 02:99:00:00:00:01 dev %s nud permanent",
-				   c[i].gw, IPIP_IF0) == 0);
-	}
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		check_change(&c[i], "neighbour: filled", "neighbour's new MAC: after the TTL");
 }
 
 /* A route by the other interface: used after the TTL, not before. */
 static void test_cache_route(void)
 {
-	static const struct {
-		int v;
-		const char *net, *gw_old, *gw_new;
-	} c[] = {
-		{ V44, "10.1.0.0/16", "192.0.2.254", "198.51.100.254" },
-		{ V66, "2001:db8:b::/48", "2001:db8:1::fe", "2001:db8:2::fe" },
+	static const struct cache_change c[] = {
+		{ V44, "route replace 10.1.0.0/16 via 198.51.100.254",
+		  "route replace 10.1.0.0/16 via 192.0.2.254",
+		  XDP_REDIRECT, CHLB_CNT_REDIRECT, ipip_gw1_mac },
+		{ V66, "route replace 2001:db8:b::/48 via 2001:db8:2::fe",
+		  "route replace 2001:db8:b::/48 via 2001:db8:1::fe",
+		  XDP_REDIRECT, CHLB_CNT_REDIRECT, ipip_gw1_mac },
 	};
-	__u8 f[PKT_MAX];
-	struct pkt_spec s;
-	__u64 t;
 	size_t i;
-	__u32 len;
 
 	SKIP_IF_NO_NETNS();
 	clear_cache(&lb_cache);
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		len = frame(c[i].v, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
-		t = mono_ns();
-		run_encap(&lb_cache, "route: filled", c[i].v, f, len, &s, XDP_TX, CHLB_CNT_TX);
-		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_new) == 0);
-		check_after_ttl(c[i].v, f, len, &s, t, ipip_gw0_mac, XDP_REDIRECT,
-				CHLB_CNT_REDIRECT, ipip_gw1_mac,
-				"route by the other interface: after the TTL");
-		CU_ASSERT_FATAL(ip("route replace %s via %s", c[i].net, c[i].gw_old) == 0);
-	}
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		check_change(&c[i], "route: filled", "route by the other interface: after the TTL");
 }
 
 /*
@@ -1231,7 +1253,6 @@ static void test_cache_mtu(void)
 	struct expect e = EXPECT("route MTU lowered: too big after the TTL", XDP_TX,
 				 CHLB_CNT_TX_TOO_BIG, -1);
 	static __u8 want[PKT_MAX];
-	struct chlb_nexthop nh;
 	struct xdp_result r;
 	__u8 f[PKT_MAX];
 	struct pkt_spec s;
@@ -1243,17 +1264,10 @@ static void test_cache_mtu(void)
 	reset_rate_limit(&lb_cache, 0);
 	clear_cache(&lb_cache);
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		len = frame(c[i].v, IPPROTO_TCP, 40000, c[i].fit, 0x4000, 0, f, &s);
-		t = mono_ns();
-		run_encap(&lb_cache, "route MTU: filled at 1500", c[i].v, f, len, &s, XDP_TX,
-			  CHLB_CNT_TX);
+		t = fill_entry(c[i].v, c[i].fit, 0x4000, f, &len, &s, "route MTU: filled at 1500");
 		CU_ASSERT_FATAL(ip("route replace %s mtu lock 1400", c[i].route) == 0);
-		nexthop_entry(&lb_cache, c[i].v, flow_hash(&s), &nh);
-		if (mono_ns() - t < CACHE_TTL_NS / 2) {
-			run_encap(&lb_cache, "route MTU lowered: the old MTU before the TTL", c[i].v,
-				  f, len, &s, XDP_TX, CHLB_CNT_TX);
-			check_hit(&lb_cache, c[i].v, &s, &nh, "route MTU: hit before the TTL");
-		}
+		check_before_ttl(c[i].v, f, len, &s, t,
+				 "route MTU lowered: the old MTU before the TTL");
 		outlive_ttl();
 		e.want = want;
 		e.want_len = vips[c[i].v].family == 4 ? build_frag_needed(f, c[i].mtu_new, want) :
@@ -1280,9 +1294,8 @@ static void test_cache_gen(void)
 
 	SKIP_IF_NO_NETNS();
 	clear_cache(&lb_cache);
-	len = frame(V44, IPPROTO_TCP, 40000, 100, 0, 0, f, &s);
-	run_encap(&lb_cache, "gen: filled", V44, f, len, &s, XDP_TX, CHLB_CNT_TX);
-	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr 02:99:00:00:00:77 dev %s nud permanent",
+	fill_entry(V44, 100, 0, f, &len, &s, "gen: filled");
+	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr " NEW_MAC " dev %s nud permanent",
 			   IPIP_IF0) == 0);
 	nexthop_entry(&lb_cache, V44, flow_hash(&s), &nh);
 	run_encap_to(&lb_cache, "gen: the same gen hits", V44, f, len, &s, XDP_TX, CHLB_CNT_TX,
@@ -1294,7 +1307,7 @@ static void test_cache_gen(void)
 		     CHLB_CNT_TX, new_mac);
 	nexthop_entry(&lb_cache, V44, flow_hash(&s), &nh);
 	CHECK(nh.gen == be.gen, "gen: filled for the new gen");
-	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr 02:99:00:00:00:01 dev %s nud permanent",
+	CU_ASSERT_FATAL(ip("neigh replace 192.0.2.254 lladdr " GW0_MAC " dev %s nud permanent",
 			   IPIP_IF0) == 0);
 	be.gen--;
 	CU_ASSERT_FATAL(bpf_map_update_elem(lb_cache.dp.backends_fd, &id, &be, BPF_ANY) == 0);
