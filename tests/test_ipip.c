@@ -13,8 +13,9 @@
  * its checksum by the tests' own one's complement sum (helpers/csum.c,
  * not the data plane's), the MACs of the neighbour entries, the inner
  * packet as it came. The ICMP answers are built here the same way, with
- * their checksums (ICMPv6's over the pseudo-header). Every counter is checked after every frame: exactly the
- * expected reason moved, by one, and the expected event if any.
+ * their checksums (ICMPv6's over the pseudo-header). Every counter is
+ * checked after every frame: exactly the expected reason moved, by one,
+ * and the expected event if any.
  *
  * The instances of the existing cases run with the next-hop cache off
  * (every frame looks its route up); a third one with the cache on and a
@@ -1192,6 +1193,17 @@ static void check_change(const struct cache_change *c, const char *fill_desc, co
 	CU_ASSERT_FATAL(ip("%s", c->undo) == 0);
 }
 
+/* The n changes of a table, one after the other, from an empty cache. */
+static void check_changes(const struct cache_change *c, size_t n, const char *fill_desc,
+			  const char *desc)
+{
+	size_t i;
+
+	clear_cache(&lb_cache);
+	for (i = 0; i < n; i++)
+		check_change(&c[i], fill_desc, desc);
+}
+
 static const __u8 new_mac[6] = { 0x02, 0x99, 0, 0, 0, 0x77 };
 #define NEW_MAC		"02:99:00:00:00:77"	/* new_mac, for `ip` */
 #define GW0_MAC		"02:99:00:00:00:01"	/* ipip_gw0_mac */
@@ -1207,12 +1219,10 @@ static void test_cache_neigh(void)
 		  "neigh replace 2001:db8:1::fe lladdr " GW0_MAC " dev " IPIP_IF0 " nud permanent",
 		  XDP_TX, CHLB_CNT_TX, new_mac },
 	};
-	size_t i;
 
 	SKIP_IF_NO_NETNS();
-	clear_cache(&lb_cache);
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		check_change(&c[i], "neighbour: filled", "neighbour's new MAC: after the TTL");
+	check_changes(c, sizeof(c) / sizeof(c[0]), "neighbour: filled",
+		      "neighbour's new MAC: after the TTL");
 }
 
 /* A route by the other interface: used after the TTL, not before. */
@@ -1226,12 +1236,10 @@ static void test_cache_route(void)
 		  "route replace 2001:db8:b::/48 via 2001:db8:1::fe",
 		  XDP_REDIRECT, CHLB_CNT_REDIRECT, ipip_gw1_mac },
 	};
-	size_t i;
 
 	SKIP_IF_NO_NETNS();
-	clear_cache(&lb_cache);
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		check_change(&c[i], "route: filled", "route by the other interface: after the TTL");
+	check_changes(c, sizeof(c) / sizeof(c[0]), "route: filled",
+		      "route by the other interface: after the TTL");
 }
 
 /*
