@@ -14,8 +14,12 @@
  * destination the backend. TOS / traffic class copied whole from the
  * inner header: DSCP, and ECN as RFC 6040's normal mode asks (the
  * backend's decapsulation carries a CE mark back in). IPv4: DF copied
- * from the inner header, ID 0 (RFC 6864: an atomic datagram needs none),
- * TTL 64, its checksum computed here (XDP has no offload for it). IPv6:
+ * from the inner header; ID 0 with DF (RFC 6864: an atomic datagram needs
+ * none), else a random one, since a router may then fragment the outer
+ * packet and the backend reassembles by (source, destination, protocol,
+ * ID): with one ID every packet of a backend from one outer source would
+ * share a reassembly queue. TTL 64, its checksum computed here (XDP has
+ * no offload for it). IPv6:
  * a nonzero flow label from the flow hash (RFC 6438), hop limit 64.
  *
  * The inner TTL / hop limit is left as it came: for the client the LB is
@@ -271,7 +275,7 @@ static __always_inline void chlb_put_outer4(__u32 *o, const struct chlb_encap *e
 					    const struct chlb_backend *be, __u32 src)
 {
 	__u32 w0 = bpf_htonl(0x45000000 | (__u32)e->tos << 16 | (e->inner_len + 20));
-	__u32 w1 = bpf_htonl(bpf_ntohs(e->df));
+	__u32 w1 = e->df ? bpf_htonl(CHLB_IP_DF) : bpf_htonl(bpf_get_prandom_u32() << 16);
 	__u32 w2 = bpf_htonl(CHLB_ENCAP_TTL << 24 | IPPROTO_IPIP << 16);
 	__u32 dst;
 
@@ -390,6 +394,9 @@ static __always_inline int chlb_encap(struct xdp_md *ctx, const struct chlb_pkt 
 		return CHLB_CNT_DROP_ENCAP;
 	label = label ? label : 1;
 	outer = e.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	/* no outer length field holds it (a GRO-merged frame in skb mode) */
+	if (e.inner_len + outer > 0xffff)
+		return CHLB_CNT_DROP_TOO_BIG;
 	nh = chlb_nexthop_of(bid, h);
 	if (nh)
 		now = bpf_ktime_get_coarse_ns();

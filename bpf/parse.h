@@ -32,8 +32,8 @@
  * The IPv6 extension headers walked before the transport header, at most.
  * Hosts send one or two (hop-by-hop for a router alert or jumbogram, a
  * destination options header); four keeps the unrolled walk short. A
- * longer chain leaves with PASS_OTHER_PROTO, like any header chlb does
- * not walk (chlb_ipv6_ext()).
+ * longer chain is handled as a fragment (it may hide a fragment header):
+ * dropped when to a VIP address, else passed (chlb_ipv6_ext()).
  */
 #define CHLB_IPV6_EXT_MAX	4
 
@@ -142,9 +142,12 @@ static __always_inline int chlb_ipv6_ext_walked(__u8 nh)
  * CHLB_IPV6_EXT_MAX of them. c->pos and c->l4_len move past them and *nh
  * becomes the header after them: 0 then, whatever *nh is (the transport
  * header, a fragment header with c->pos at it, anything else). A routing
- * header with segments left, or more headers than the limit: the packet
- * is not one chlb reads, PASS_OTHER_PROTO. A header past the frame or the
- * datagram (c->l4_len), a hop-by-hop header further in: PASS_MALFORMED.
+ * header with segments left: the packet is not at its destination yet,
+ * PASS_OTHER_PROTO. More headers than the limit may hide a fragment
+ * header further on: PASS_FRAGMENT, so the fragments policy covers it (a
+ * VIP address's are dropped: the LB's kernel must not see them). A header
+ * past the frame or the datagram (c->l4_len), a hop-by-hop header further
+ * in: PASS_MALFORMED.
  * The quoted packet of an ICMPv6 error is walked with it too (icmp.h).
  */
 static __always_inline int chlb_ipv6_ext(struct chlb_cursor *c, __u8 *nh)
@@ -169,7 +172,7 @@ static __always_inline int chlb_ipv6_ext(struct chlb_cursor *c, __u8 *nh)
 		c->pos += len;
 		c->l4_len -= len;
 	}
-	return chlb_ipv6_ext_walked(*nh) ? CHLB_CNT_PASS_OTHER_PROTO : 0;
+	return chlb_ipv6_ext_walked(*nh) ? CHLB_CNT_PASS_FRAGMENT : 0;
 }
 
 /* The rest of chlb_parse_ipv6(), out of the TCP/UDP path's way. */
@@ -194,7 +197,10 @@ static __always_inline int chlb_parse_ipv6_ext(struct chlb_cursor *c, struct chl
 	p->l4 = c->pos;		/* at the fragment header, or whatever stopped the walk */
 	if (reason)
 		return reason;
-	return nh == CHLB_NEXTHDR_FRAGMENT ? CHLB_CNT_PASS_FRAGMENT : 0;
+	if (nh != CHLB_NEXTHDR_FRAGMENT)
+		return 0;
+	/* a fragment header cut short by the datagram is no fragment header */
+	return c->l4_len < 8 ? CHLB_CNT_PASS_MALFORMED : CHLB_CNT_PASS_FRAGMENT;
 }
 
 /*
@@ -327,7 +333,8 @@ static __always_inline int chlb_frag_vip_key(const struct chlb_pkt *p, void *end
 		proto = ip->protocol;
 		left = bpf_ntohs(ip->tot_len) - (int)((void *)l4 - (void *)ip);
 	} else {
-		if ((void *)(l4 + 8) > end ||
+		/* p->proto: not a fragment header after a chain over the walk's limit */
+		if (p->proto != CHLB_NEXTHDR_FRAGMENT || (void *)(l4 + 8) > end ||
 		    *(__be16 *)(l4 + 2) & bpf_htons(CHLB_IP6_FRAG_OFFSET))
 			return 0;
 		proto = l4[0];

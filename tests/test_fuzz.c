@@ -823,7 +823,8 @@ static int ref_ext_walked(__u8 nh)
 /*
  * The IPv6 extension header walk (bpf/parse.h, chlb_ipv6_ext): from off
  * with *nh the first header and *l4len the bytes left in the datagram, at
- * most 4 headers; -1 done (*nh, *off, *l4len past them), else the class.
+ * most 4 headers; -1 done (*nh, *off, *l4len past them), else the class
+ * (a longer chain may hide a fragment header: handled as a fragment).
  */
 static int ref_ext(const __u8 *f, __u32 len, __u32 *off, __u32 *l4len, __u8 *nh)
 {
@@ -841,7 +842,7 @@ static int ref_ext(const __u8 *f, __u32 len, __u32 *off, __u32 *l4len, __u8 *nh)
 		*off += hl;
 		*l4len -= hl;
 	}
-	return ref_ext_walked(*nh) ? C_OTHER_PROTO : -1;
+	return ref_ext_walked(*nh) ? C_FRAGMENT : -1;
 }
 
 /* What the reference parser found, beside the flow key. */
@@ -896,6 +897,8 @@ static int ref_ipv6(const __u8 *f, __u32 len, __u32 off, struct chlb_flow_key *k
 	if (c >= 0)
 		return c;
 	rp->frag = k->proto == 44;
+	if (rp->frag && *l4len < 8)
+		return C_MALFORMED;	/* a fragment header cut short by the datagram */
 	return rp->frag ? C_FRAGMENT : -1;
 }
 
@@ -972,7 +975,8 @@ static int ref_frag_vip(const __u8 *f, __u32 len, const struct ref_pkt *rp,
 		if (get16(f + rp->l3 + 6) & 0x1fff)
 			return addr_vip;
 	} else {
-		if (l4 + 8 > len || get16(f + l4 + 2) & 0xfff8)
+		/* not at a fragment header: a chain longer than the walk's limit */
+		if (proto != 44 || l4 + 8 > len || get16(f + l4 + 2) & 0xfff8)
 			return addr_vip;
 		proto = f[l4];
 		l4 += 8;

@@ -678,8 +678,9 @@ static void test_ext_headers(void)
 		{ "hop-by-hop, destination options", { 0, 60 }, { 0, 2 }, 2, CHLB_CNT_TX },
 		{ "hop-by-hop, routing, two destination options (the limit)",
 		  { 0, 43, 60, 60 }, { 0, 0, 0, 3 }, 4, CHLB_CNT_TX },
+		/* may hide a fragment header: the fragments policy, the address's VIP */
 		{ "five headers: over the limit", { 0, 60, 43, 60, 60 }, { 0 }, 5,
-		  CHLB_CNT_PASS_OTHER_PROTO },
+		  CHLB_CNT_DROP_FRAGMENT },
 		{ "routing, segments left 1", { 43 }, { 0 }, 1, CHLB_CNT_PASS_OTHER_PROTO },
 		{ "hop-by-hop after destination options", { 60, 0 }, { 0 }, 2,
 		  CHLB_CNT_PASS_MALFORMED },
@@ -700,6 +701,13 @@ static void test_ext_headers(void)
 			n = add_ext(f, n, t[i].types, t[i].lens, t[i].n);
 			if (!strcmp(t[i].desc, "routing, segments left 1"))
 				f[54 + 3] = 1;
+			if (t[i].reason == CHLB_CNT_DROP_FRAGMENT) {
+				struct expect d = { t[i].desc, XDP_DROP, CHLB_CNT_DROP_FRAGMENT, NONE,
+						    CHLB_NO_BACKEND, V6_TCP, 0, 0 };
+
+				run(&d, f, n);
+				continue;
+			}
 			if (t[i].reason != CHLB_CNT_TX) {
 				run_pass(t[i].desc, t[i].reason, f, n);
 				continue;
@@ -724,6 +732,18 @@ static void test_ext_truncated(void)
 	n = add_ext(f, n, types, lens, 1);
 	f[54 + 1] = 200;	/* 1608 bytes */
 	run_pass("destination options past the datagram", CHLB_CNT_PASS_MALFORMED, f, n);
+}
+
+/* A fragment header cut short by the datagram: malformed, not a fragment. */
+static void test_frag6_truncated(void)
+{
+	struct pkt_spec s = flow_spec(V6_UDP, CLIENT6, CPORT, 0);
+	__u8 f[PKT_MAX];
+	ssize_t n = pkt_build(&s, f, sizeof(f));
+
+	f[14 + 6] = 44;		/* next header: fragment */
+	put16(f + 14 + 4, 4);	/* but only 4 bytes of payload */
+	run_pass("IPv6 fragment header past the datagram", CHLB_CNT_PASS_MALFORMED, f, n);
 }
 
 /* chlb_vip_addrs follows the VIPs: lowest id, deleted with the last VIP of an address. */
@@ -776,6 +796,7 @@ int main(void)
 		{ "fragment header after an extension header", test_fragment_after_ext },
 		{ "extension headers walked up to the limit", test_ext_headers },
 		{ "extension header past the datagram", test_ext_truncated },
+		{ "fragment header past the datagram", test_frag6_truncated },
 		{ "chlb_vip_addrs follows the VIPs", test_vip_addrs_sync },
 		CU_TEST_INFO_NULL,
 	};

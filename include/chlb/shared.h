@@ -391,7 +391,9 @@ enum chlb_counter {
 	CHLB_CNT_DROP_FRAGMENT,		/* an IP fragment to a VIP address */
 	/*
 	 * Flow table events, counted beside the frame's reason (not in RX).
-	 * With the table on, every VIP frame is a hit or a miss.
+	 * With the table on, every VIP TCP/UDP frame is a hit or a miss
+	 * (an ICMP error steered by its flow reads the table but counts
+	 * neither).
 	 */
 	CHLB_CNT_FLOW_HIT,		/* backend taken from the flow table */
 	CHLB_CNT_FLOW_MISS,		/* from the slot table: no entry, SYN,
