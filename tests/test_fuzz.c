@@ -4,8 +4,12 @@
  *
  * In a network namespace of its own, the test attaches chlb to a veth
  * (down: nothing but the test's frames reaches the program) through the
- * real command code, twice: flow table on with --dst-mac own, then flow
- * table off with --dst-mac any. It configures VIPs (IPv4/IPv6, TCP/UDP,
+ * real command code, three times: flow table on with --dst-mac own, then
+ * flow table off with --dst-mac any, both method dsr; then method ipip
+ * (flow table on, --dst-mac own) in the same namespace routed by
+ * helpers/ipip_net, frames run as received on IPIP_IF0, the backends
+ * behind its gateway (IPv4 VIPs on IPv4 backends, IPv6 on IPv6, and one
+ * IPv4 VIP on IPv6 backends). It configures VIPs (IPv4/IPv6, TCP/UDP,
  * one with no backend, one whose only backend drains) and, in rounds,
  * changes their backends through the CLI. Each round sends frames through
  * the pinned program with BPF_PROG_TEST_RUN from two threads and judges
@@ -28,7 +32,12 @@
  * A frame not for a VIP must come back unmodified with XDP_PASS; a VIP
  * frame with XDP_TX, destination MAC the predicted backend's, source MAC
  * the interface's and every other byte as sent, or XDP_DROP when the VIP
- * has no usable backend. After each round the program's counters (global
+ * has no usable backend. With method ipip a forwarded frame must instead
+ * leave with XDP_TX to the gateway's MAC, its tag kept, with one outer
+ * header (protocol / next header 4 or 41) to the predicted backend from
+ * the --encap-src range, then the input's IP packet byte for byte; the
+ * frames are small enough that none is too big once encapsulated, so the
+ * ipip counters of other outcomes must stay 0. After each round the program's counters (global
  * reasons, per VIP, per backend) must equal the predicted tallies.
  *
  * The flow table: its map is cleared before each round (the backends
@@ -37,7 +46,8 @@
  * every TCP and UDP frame, SYN or not, is checked on the same prediction.
  *
  * Replay: the seed is printed; CHLB_FUZZ_SEED=HEX runs the same frames and
- * changes again, CHLB_FUZZ_FRAMES=N sets the total (default 1048576).
+ * changes again, CHLB_FUZZ_FRAMES=N sets the total (default 1572864, a
+ * third per instance).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +74,7 @@
 #include "dp/dataplane.h"
 #include "helpers/cli_cmd.h"
 #include "helpers/cu_main.h"
+#include "helpers/ipip_net.h"
 #include "helpers/pin_dir.h"
 
 #define PIN_PREFIX	"chlb-fuzz-"
@@ -71,7 +82,7 @@
 #define PEER		"chlbfz1"
 #define SEED_ENV	"CHLB_FUZZ_SEED"
 #define FRAMES_ENV	"CHLB_FUZZ_FRAMES"
-#define FRAMES_DEFAULT	1048576u	/* both instances together */
+#define FRAMES_DEFAULT	1572864u	/* the three instances together */
 #define ROUNDS		8		/* per instance */
 #define THREADS		2
 #define TABLE_SIZE	4093
@@ -79,6 +90,7 @@
 #define MAX_BACKENDS	4096		/* attach's default: the rings' limit too */
 #define MAX_BE		16		/* backends a VIP ever has here */
 #define FRAME_MAX	1600
+#define OUT_MAX		(FRAME_MAX + 64)	/* an encapsulated frame: 40 bytes more */
 #define SHOWN_MAX	4		/* failures printed in full per thread */
 
 static const __u8 if_mac[6] = { 0x02, 0xf2, 0x00, 0x00, 0x00, 0x01 };
@@ -156,6 +168,7 @@ struct inst {
 	const char *flow_table;	/* --flow-table */
 	const char *dst_mac;	/* --dst-mac */
 	int mac_check;
+	int ipip;		/* VIPs of method ipip, frames in on IPIP_IF0 */
 	char pin_dir[128];
 	int prog_fd;
 	struct chlb_dp dp;
@@ -165,7 +178,24 @@ static struct inst insts[] = {
 	{ .name = "flow table on, --dst-mac own", .flow_table = "4096", .dst_mac = "own",
 	  .mac_check = 1 },
 	{ .name = "flow table off, --dst-mac any", .flow_table = "off", .dst_mac = "any" },
+	{ .name = "method ipip, flow table on, --dst-mac own", .flow_table = "4096",
+	  .dst_mac = "own", .mac_check = 1, .ipip = 1 },
 };
+#define NINSTS ((int)(sizeof(insts) / sizeof(insts[0])))
+
+/*
+ * Method ipip: the attach's outer source ranges, and the VIP whose backends
+ * are IPv6 (IPv4-in-IPv6); the others' backends are of their own family.
+ * The backends sit behind IPIP_IF0's gateway (10.1/16, 2001:db8:b::/48).
+ */
+#define ENCAP_NET4	"192.0.2.128"
+#define ENCAP_LEN4	25
+#define ENCAP_NET6	"2001:db8:1::100"
+#define ENCAP_LEN6	120
+#define VIP_4IN6	6
+static int ipip_mode;		/* the instance being set up */
+static __u8 encap_net4[4], encap_net6[16];
+static struct ipip_net ipnet;
 
 static __u64 fuzz_seed;		/* everything random derives from it */
 static __u64 lb_seed;		/* the attach's --seed */
@@ -220,8 +250,10 @@ static void backend_init(struct fvip *v, int i, struct fbackend *b)
 	int vi = (int)(v - vips);
 
 	memset(b, 0, sizeof(*b));
-	if (v->family == 4)
+	if (v->family == 4 && !(ipip_mode && vi == VIP_4IN6))
 		snprintf(b->addr, sizeof(b->addr), "10.1.%d.%d", vi, i + 1);
+	else if (ipip_mode)	/* routed via IPIP_IF0's gateway */
+		snprintf(b->addr, sizeof(b->addr), "2001:db8:b:%x::%x", vi, i + 1);
 	else
 		snprintf(b->addr, sizeof(b->addr), "2001:db8:1:%x::%x", vi, i + 1);
 	chlb_addr_parse(b->addr, &b->ca);
@@ -250,7 +282,11 @@ static int backend_add(struct fvip *v, int i)
 	snprintf(w, sizeof(w), "%u", b->weight);
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b->mac[0], b->mac[1],
 		 b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
-	err = cli_cmd_quiet(do_backend, "add", v->text, b->addr, "--weight", w, "--mac", mac, NULL);
+	if (ipip_mode)	/* the next hop's MAC comes from the FIB */
+		err = cli_cmd_quiet(do_backend, "add", v->text, b->addr, "--weight", w, NULL);
+	else
+		err = cli_cmd_quiet(do_backend, "add", v->text, b->addr, "--weight", w, "--mac",
+				    mac, NULL);
 	if (!err && b->draining)
 		err = cli_cmd_quiet(do_backend, "set", v->text, b->addr, "--drain", NULL);
 	if (!err)
@@ -267,7 +303,10 @@ static int vip_setup(struct fvip *v)
 
 	chlb_addr_parse(v->addr, &a);
 	memcpy(v->a, a.bytes, 16);
-	err = cli_cmd_quiet(do_vip, "add", v->text, NULL);
+	if (ipip_mode)
+		err = cli_cmd_quiet(do_vip, "add", v->text, "--method", "ipip", NULL);
+	else
+		err = cli_cmd_quiet(do_vip, "add", v->text, NULL);
 	if (!err)
 		err = ring_new(&v->ring);
 	for (v->nbe = 0; !err && v->nbe < v->nbackends; v->nbe++) {
@@ -290,7 +329,7 @@ static void vips_free(void)
 	}
 }
 
-/* Ids of the VIPs (chlb_vips) and backends (chlb_backends, by MAC). */
+/* Ids of the VIPs (chlb_vips) and backends (chlb_backends, by VIP and address). */
 static int read_ids(struct inst *in)
 {
 	struct chlb_backend be;
@@ -316,7 +355,8 @@ static int read_ids(struct inst *in)
 			continue;
 		for (i = 0; i < NVIPS; i++)
 			for (j = 0; j < vips[i].nbe; j++)
-				if (vips[i].be[j].present && !memcmp(vips[i].be[j].mac, be.mac, 6))
+				if (vips[i].be[j].present && be.vip_id == vips[i].id &&
+				    !memcmp(vips[i].be[j].ca.bytes, be.addr, 16))
 					vips[i].be[j].id = id;
 	}
 	return 0;
@@ -1115,6 +1155,7 @@ struct tally {
 	__u64 features[F_N];
 	__u64 vip_packets[NVIPS], vip_bytes[NVIPS], vip_drops[NVIPS], vip_frags[NVIPS];
 	__u64 be_packets[NVIPS][MAX_BE], be_bytes[NVIPS][MAX_BE];
+	__u64 encap[3];		/* ipip: 4in4, 6in6, 4in6 frames judged */
 	__u8 protos[2][32];	/* L4 protocol numbers reached, IPv4 and IPv6 */
 	__u8 sent[2][32];	/* protocol numbers of the IP frames built */
 };
@@ -1149,6 +1190,69 @@ static const char *judge(const struct expect *e, const struct frame *f, const __
 	if (memcmp(out + 6, if_mac, 6))
 		return "source MAC is not the interface's";
 	return memcmp(out + 12, f->b + 12, f->len - 12) ? "bytes after the MACs changed" : NULL;
+}
+
+/* The first plen bits of a and net agree. */
+static int in_prefix(const __u8 *a, const __u8 *net, int plen)
+{
+	int full = plen / 8, rest = plen % 8;
+
+	return !memcmp(a, net, full) &&
+	       (!rest || !((a[full] ^ net[full]) & (0xff00 >> rest)));
+}
+
+/* The outer IPv4 header's checksum verifies (its ID may be random). */
+static int ipv4_csum_ok(const __u8 *h)
+{
+	__u32 sum = 0, i;
+
+	for (i = 0; i < 20; i += 2)
+		sum += get16(h + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/*
+ * Method ipip, a frame forwarded to backend e->be: out of IPIP_IF0 to its
+ * gateway (XDP_TX), the L2 header's tag kept, an outer header to the
+ * backend from the configured range, then the input's IP packet (and any
+ * trailing padding) byte for byte.
+ */
+static const char *judge_encap(const struct expect *e, const struct frame *f, const __u8 *out,
+			       __u32 out_len, __u32 verdict)
+{
+	const struct fbackend *b = e->be >= 0 ? &vips[e->vip].be[e->be] : NULL;
+	__u32 l2 = get16(f->b + 12) == 0x8100 ? 18 : 14, ilen;
+	int outer6 = b && !chlb_addr_is_v4(&b->ca), hl = outer6 ? 40 : 20;
+	const __u8 *in = f->b + l2, *o = out + l2;
+	int inner6 = in[0] >> 4 == 6;
+
+	if (!b)
+		return "the ring names a backend the test does not know";
+	if (verdict != XDP_TX)
+		return "verdict";
+	if (out_len != f->len + hl)
+		return "length (not the input plus one outer header)";
+	if (memcmp(out, ipip_gw0_mac, 6) || memcmp(out + 6, ipip_if0_mac, 6))
+		return "MACs are not the gateway's and IPIP_IF0's";
+	if (memcmp(out + 12, f->b + 12, l2 - 14) || get16(out + l2 - 2) != (outer6 ? 0x86dd : 0x0800))
+		return "L2 header: tag changed or ethertype not the outer family's";
+	if (memcmp(o + hl, in, f->len - l2))
+		return "the payload after the outer header is not the input's IP packet";
+	ilen = inner6 ? 40u + get16(in + 4) : get16(in + 2);
+	if (!outer6)
+		return o[0] != 0x45 || o[9] != 4 || inner6 ? "outer IPv4 header: version, IHL, protocol"
+		       : get16(o + 2) != ilen + 20 ? "outer IPv4 total length"
+		       : !ipv4_csum_ok(o) ? "outer IPv4 checksum"
+		       : memcmp(o + 16, b->ca.bytes + 12, 4) ? "outer destination is not the backend's"
+		       : !in_prefix(o + 12, encap_net4, ENCAP_LEN4) ? "outer source out of range"
+		       : NULL;
+	return o[0] >> 4 != 6 || o[6] != (inner6 ? 41 : 4) ? "outer IPv6 header: version, next header"
+	       : get16(o + 4) != ilen ? "outer IPv6 payload length"
+	       : memcmp(o + 24, b->ca.bytes, 16) ? "outer destination is not the backend's"
+	       : !in_prefix(o + 8, encap_net6, ENCAP_LEN6) ? "outer source out of range"
+	       : NULL;
 }
 
 static void show_failure(const struct worker *w, __u32 i, const struct frame *f,
@@ -1192,11 +1296,18 @@ static void tally_frame(struct tally *t, const struct frame *f, const struct exp
 	}
 }
 
-static int run_frame(int prog_fd, const struct frame *f, __u8 *out, __u32 *out_len,
-		     __u32 *verdict)
+/* Through the program as received on ifindex (0: the test run's default). */
+static int run_frame(int prog_fd, __u32 ifindex, const struct frame *f, __u8 *out,
+		     __u32 *out_len, __u32 *verdict)
 {
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->b, .data_size_in = f->len,
-		    .data_out = out, .data_size_out = FRAME_MAX, .repeat = 1);
+		    .data_out = out, .data_size_out = OUT_MAX, .repeat = 1);
+
+	if (ifindex) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
 
 	if (bpf_prog_test_run_opts(prog_fd, &o))
 		return -errno;
@@ -1209,7 +1320,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct frame *f = malloc(sizeof(*f));
-	__u8 *out = malloc(FRAME_MAX);
+	__u8 *out = malloc(OUT_MAX);
 	__u32 i, verdict = 0, out_len = 0, proto_ctr = w->thread * 128, shown = 0;
 	struct expect e;
 	const char *why;
@@ -1219,9 +1330,15 @@ static void *worker_main(void *arg)
 	for (i = 0; f && out && i < w->frames && !w->err; i++) {
 		gen_frame(&r, f, &proto_ctr);
 		predict(w->in, f->b, f->len, &e);
-		w->err = run_frame(w->in->prog_fd, f, out, &out_len, &verdict);
-		why = w->err ? "BPF_PROG_TEST_RUN failed" : judge(&e, f, out, out_len, verdict);
+		w->err = run_frame(w->in->prog_fd, w->in->ipip ? ipnet.if0 : 0, f, out, &out_len,
+				   &verdict);
+		why = w->err ? "BPF_PROG_TEST_RUN failed"
+		      : w->in->ipip && e.cls == C_TX ? judge_encap(&e, f, out, out_len, verdict)
+		      : judge(&e, f, out, out_len, verdict);
 		tally_frame(&w->t, f, &e);
+		if (w->in->ipip && e.cls == C_TX && e.be >= 0)
+			w->t.encap[vips[e.vip].family == 6 ? 1
+				   : chlb_addr_is_v4(&vips[e.vip].be[e.be].ca) ? 0 : 2]++;
 		if (why && shown++ < SHOWN_MAX)
 			show_failure(w, i, f, &e, verdict, why);
 		w->t.bad += !!why;
@@ -1255,6 +1372,10 @@ static int read_counters(struct inst *in, struct counters *c)
 	return err;
 }
 
+static const int ipip_unused[] = { CHLB_CNT_REDIRECT, CHLB_CNT_PASS_NO_NEIGH,
+				   CHLB_CNT_DROP_NO_ROUTE, CHLB_CNT_DROP_ENCAP, CHLB_CNT_TX_TOO_BIG,
+				   CHLB_CNT_DROP_TOO_BIG };
+
 /* The program's counters moved exactly as the predictions of the round. */
 static void check_counters(const struct counters *a, const struct counters *b,
 			   const struct tally *t)
@@ -1266,6 +1387,9 @@ static void check_counters(const struct counters *a, const struct counters *b,
 		wrong += b->g.counters[classes[c].counter] - a->g.counters[classes[c].counter] !=
 			 t->cls[c];
 	wrong += b->g.counters[CHLB_CNT_RX] - a->g.counters[CHLB_CNT_RX] != t->frames;
+	/* ipip's other outcomes: every frame fits and its backend's route is on IPIP_IF0 */
+	for (c = 0; c < (int)(sizeof(ipip_unused) / sizeof(ipip_unused[0])); c++)
+		wrong += b->g.counters[ipip_unused[c]] != a->g.counters[ipip_unused[c]];
 	for (i = 0; i < NVIPS; i++) {
 		wrong += b->v[i].packets - a->v[i].packets != t->vip_packets[i];
 		wrong += b->v[i].bytes - a->v[i].bytes != t->vip_bytes[i];
@@ -1341,9 +1465,11 @@ static int inst_init(struct inst *in)
 	snprintf(table, sizeof(table), "%d", TABLE_SIZE);
 	snprintf(vnodes, sizeof(vnodes), "%d", VNODES);
 	in->prog_fd = -1;
+	ipip_mode = in->ipip;
+	/* ipip: attached to DEV too (down: no stray frames), run as if in on IPIP_IF0 */
 	err = cli_cmd_quiet(do_attach, DEV, "--xdp-mode", "skb", "--seed", seed, "--table-size", table,
 		  "--vnodes", vnodes, "--flow-table", in->flow_table, "--dst-mac", in->dst_mac,
-		  NULL);
+		  "--encap-src", ENCAP_NET4 "/25", "--encap-src", ENCAP_NET6 "/120", NULL);
 	for (i = 0; !err && i < NVIPS; i++)
 		err = vip_setup(&vips[i]);
 	snprintf(prog, sizeof(prog), "%s/prog", in->pin_dir);
@@ -1373,8 +1499,10 @@ static int inst_clean(struct inst *in)
 
 static int init_a(void) { return inst_init(&insts[0]); }
 static int init_b(void) { return inst_init(&insts[1]); }
+static int init_c(void) { return inst_init(&insts[2]); }
 static int clean_a(void) { return inst_clean(&insts[0]); }
 static int clean_b(void) { return inst_clean(&insts[1]); }
+static int clean_c(void) { return inst_clean(&insts[2]); }
 
 /* Of the 256 protocol numbers, how many a bitmap holds. */
 static int proto_count(const __u8 *bits)
@@ -1418,7 +1546,7 @@ static void test_rounds(void)
 {
 	struct chlb_global_stats g;
 	struct tally sum = { 0 };
-	__u32 per_round = frames_total / 2 / ROUNDS;
+	__u32 per_round = frames_total / NINSTS / ROUNDS;
 	double t0 = now_s();
 	struct rng r;
 	int round, n;
@@ -1442,6 +1570,12 @@ static void test_rounds(void)
 	printf("    ICMP errors steered to a VIP flow's backend: %llu\n",
 	       (unsigned long long)g.counters[CHLB_CNT_ICMP_STEERED]);
 	CU_ASSERT(g.counters[CHLB_CNT_ICMP_STEERED] > 0 && sum.cls[C_DROP_FRAG] > 0);
+	if (cur->ipip) {
+		printf("    encapsulations checked: 4in4 %llu, 6in6 %llu, 4in6 %llu\n",
+		       (unsigned long long)sum.encap[0], (unsigned long long)sum.encap[1],
+		       (unsigned long long)sum.encap[2]);
+		CU_ASSERT(sum.encap[0] > 0 && sum.encap[1] > 0 && sum.encap[2] > 0);
+	}
 	CU_ASSERT(sum.cls[C_TX] > 0 && sum.cls[C_DROP] > 0);
 	CU_ASSERT(cur->mac_check ? sum.cls[C_NOT_FOR_US] > 0 : sum.cls[C_NOT_FOR_US] == 0);
 	CU_ASSERT(!cur->dp.flow_entries || g.counters[CHLB_CNT_FLOW_HIT] > 0);
@@ -1479,7 +1613,7 @@ static int read_env(void)
 	}
 	if (n) {
 		frames_total = strtoul(n, &end, 10);
-		if (!*n || *end || frames_total < 2 * ROUNDS * THREADS)
+		if (!*n || *end || frames_total < NINSTS * ROUNDS * THREADS)
 			return -EINVAL;
 	}
 	return 0;
@@ -1501,11 +1635,22 @@ static void derive(void)
 		pool_ports[i] = 1024 + rbelow(&r, 64000);
 }
 
-/* Our own namespace and a veth pair left down: no frame but ours reaches chlb. */
+/*
+ * Our own namespace, routed for method ipip (ipip_net.h), and a veth pair
+ * left down that chlb attaches to: no frame but ours reaches chlb.
+ */
 static int make_netns(void)
 {
-	if (unshare(CLONE_NEWNET))
-		return -errno;
+	char why[160];
+	int skip;
+
+	if (ipip_net_setup(&ipnet, &skip, why, sizeof(why))) {
+		fprintf(stderr, "test_fuzz: %s\n", why);
+		return -EIO;
+	}
+	if (inet_pton(AF_INET, ENCAP_NET4, encap_net4) != 1 ||
+	    inet_pton(AF_INET6, ENCAP_NET6, encap_net6) != 1)
+		return -EINVAL;
 	if (system("ip link add " DEV " address 02:f2:00:00:00:01 type veth peer name " PEER))
 		return -EIO;
 	return 0;
@@ -1520,6 +1665,7 @@ int main(void)
 	static CU_SuiteInfo suites[] = {
 		CU_SUITE("fuzz, flow table on, --dst-mac own", init_a, clean_a, tests),
 		CU_SUITE("fuzz, flow table off, --dst-mac any", init_b, clean_b, tests),
+		CU_SUITE("fuzz, method ipip, flow table on, --dst-mac own", init_c, clean_c, tests),
 		CU_SUITE_INFO_NULL,
 	};
 
@@ -1529,7 +1675,7 @@ int main(void)
 	}
 	if (read_env()) {
 		fprintf(stderr, "test_fuzz: %s=HEX, %s=N (>= %d)\n", SEED_ENV, FRAMES_ENV,
-			2 * ROUNDS * THREADS);
+			NINSTS * ROUNDS * THREADS);
 		return 2;
 	}
 	derive();
