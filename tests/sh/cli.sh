@@ -721,6 +721,13 @@ ipip_bad "ipip: unknown method named" "unknown method 'gre': expected dsr or ipi
 ipip_bad "ipip: method in capitals" "unknown method 'IPIP'" vip add 10.0.0.100:82/tcp --method IPIP
 ipip_bad "dsr keeps its family rule" "an IPv6 backend for an IPv4 VIP; DSR" \
 	backend add 10.0.0.100:81/tcp 2001:db8:9::30 --mac 02:00:00:00:00:30
+ipip_bad "a backend at a VIP's address (ipip)" \
+	"'2001:db8::1': the address of VIP '[2001:db8::1]:443/udp'" backend add "$VI6" 2001:db8::1
+ipip_bad "a backend at a VIP's address (dsr)" "'10.0.0.100': the address of VIP" \
+	backend add 10.0.0.100:81/tcp 10.0.0.100 --mac 02:00:00:00:00:31
+ipip_bad "a VIP at a backend's address" \
+	"invalid VIP '203.0.113.5:80/tcp': 203.0.113.5 is a backend's address" \
+	vip add 203.0.113.5:80/tcp --method ipip
 check "ipip bad inputs changed nothing (config export before = after)" \
 	[ "$exp_before" = "$(ci config export)" ]
 ci detach >/dev/null

@@ -93,6 +93,25 @@ static int get_vip(struct txn *t, const struct chlb_vip_key *key, struct model_v
 	return err_usage(e, -ENOENT, "unknown VIP '%s'; see 'chlb vip list'", text);
 }
 
+/* A VIP at a backend's address: that backend's frames would come back here. */
+static int check_not_a_backend(const struct model *m, const struct chlb_vip_key *key,
+			       const char *text, struct chlb_err *e)
+{
+	char addr[CHLB_ADDR_STRLEN];
+	__u32 i;
+
+	for (i = 0; i < m->max_backends; i++) {
+		if (!(m->backends[i].flags & CHLB_BACKEND_F_IN_USE) ||
+		    memcmp(m->backends[i].addr, key->addr, CHLB_ADDR_LEN))
+			continue;
+		format_addr(key->addr, addr, sizeof(addr));
+		return err_usage(e, -EINVAL,
+				 "invalid VIP '%s': %s is a backend's address; the VIP would "
+				 "route that backend's frames to the load balancer", text, addr);
+	}
+	return 0;
+}
+
 int txn_vip_add(struct txn *t, const struct chlb_vip_key *key, __u32 method,
 		const struct chlb_health *health, struct chlb_err *e)
 {
@@ -104,6 +123,8 @@ int txn_vip_add(struct txn *t, const struct chlb_vip_key *key, __u32 method,
 	if (model_find_vip(&t->tgt, key))
 		return err_usage(e, -EEXIST, "VIP '%s' already exists", text);
 	err = addrcheck_vip(key, e);
+	if (!err)
+		err = check_not_a_backend(&t->tgt, key, text, e);
 	if (err)
 		return err;
 	id = free_vip_id(t, e);

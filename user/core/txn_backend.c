@@ -70,11 +70,35 @@ static int check_outer_source(const struct model *m, const struct chlb_addr *add
 			 fam, text, fam, fam);
 }
 
+/*
+ * A backend at a VIP's address would send its frames back to the load
+ * balancer (the VIP routes there): refused, whatever the method.
+ */
+static int check_not_a_vip(const struct model *m, const struct chlb_addr *addr,
+			   struct chlb_err *e)
+{
+	char text[CHLB_ADDR_STRLEN], vip[CLI_VIP_STRLEN];
+	int i;
+
+	for (i = 0; i < m->nvips; i++) {
+		if (memcmp(m->vips[i].key.addr, addr->bytes, CHLB_ADDR_LEN))
+			continue;
+		format_addr(addr->bytes, text, sizeof(text));
+		format_vip(&m->vips[i].key, vip, sizeof(vip));
+		return err_usage(e, -EINVAL,
+				 "invalid backend address '%s': the address of VIP '%s', which "
+				 "routes to the load balancer, not to a backend", text, vip);
+	}
+	return 0;
+}
+
 int txn_check_backend(const struct txn *t, const struct model_vip *v,
 		      const struct chlb_addr *addr, const __u8 *mac, struct chlb_err *e)
 {
 	int err = addrcheck_backend(addr, &v->key, v->info.method, e);
 
+	if (!err)
+		err = check_not_a_vip(&t->tgt, addr, e);
 	if (err)
 		return err;
 	if (v->info.method != CHLB_METHOD_IPIP)
