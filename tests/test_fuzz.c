@@ -35,9 +35,14 @@
  * has no usable backend. With method ipip a forwarded frame must instead
  * leave with XDP_TX to the gateway's MAC, its tag kept, with one outer
  * header (protocol / next header 4 or 41) to the predicted backend from
- * the --encap-src range, then the input's IP packet byte for byte; the
- * frames are small enough that none is too big once encapsulated, so the
- * ipip counters of other outcomes must stay 0. After each round the program's counters (global
+ * the --encap-src range, then the input's IP packet byte for byte. Some
+ * UDP frames are big: one too big once encapsulated (the backends of
+ * 10.0.0.100:53/udp sit behind the 10.6/16 route, MTU 1400) must come back
+ * as the frag-needed / packet-too-big answer to its sender naming the
+ * MTU left, or be dropped (over the rate limit; always when not
+ * answerable: no DF, IPv4 options), tx_too_big + drop_too_big counting
+ * them all; the ipip counters of other outcomes (redirect, no neighbour,
+ * no route, encap) must stay 0. After each round the program's counters (global
  * reasons, per VIP, per backend) must equal the predicted tallies.
  *
  * The flow table: its map is cleared before each round (the backends
@@ -97,7 +102,7 @@ static const __u8 if_mac[6] = { 0x02, 0xf2, 0x00, 0x00, 0x00, 0x01 };
 
 /* Outcome classes: the program's reasons, predicted. */
 enum { C_TX, C_DROP, C_NOT_FOR_US, C_NOT_VIP, C_OTHER_PROTO, C_FRAGMENT, C_MALFORMED,
-       C_NOT_IP, C_DROP_FRAG, C_N };
+       C_NOT_IP, C_DROP_FRAG, C_TOO_BIG, C_DROP_TOO_BIG, C_N };
 
 static const struct { const char *name; int counter; } classes[C_N] = {
 	[C_TX] = { "tx", CHLB_CNT_TX },
@@ -109,6 +114,9 @@ static const struct { const char *name; int counter; } classes[C_N] = {
 	[C_MALFORMED] = { "pass_malformed", CHLB_CNT_PASS_MALFORMED },
 	[C_NOT_IP] = { "pass_not_ip", CHLB_CNT_PASS_NOT_IP },
 	[C_DROP_FRAG] = { "drop_fragment", CHLB_CNT_DROP_FRAGMENT },
+	/* ipip: answered (tx_too_big) or over the rate limit (drop_too_big): checked as a sum */
+	[C_TOO_BIG] = { "too_big answerable", -1 },
+	[C_DROP_TOO_BIG] = { "drop_too_big", -1 },
 };
 
 /* What the generator put in frames, to show what was covered. */
@@ -193,6 +201,7 @@ static struct inst insts[] = {
 #define ENCAP_NET6	"2001:db8:1::100"
 #define ENCAP_LEN6	120
 #define VIP_4IN6	6
+#define VIP_MTU		1	/* its backends via 10.6/16, route MTU IPIP_MTU_ROUTE4 */
 static int ipip_mode;		/* the instance being set up */
 static __u8 encap_net4[4], encap_net6[16];
 static struct ipip_net ipnet;
@@ -250,7 +259,9 @@ static void backend_init(struct fvip *v, int i, struct fbackend *b)
 	int vi = (int)(v - vips);
 
 	memset(b, 0, sizeof(*b));
-	if (v->family == 4 && !(ipip_mode && vi == VIP_4IN6))
+	if (ipip_mode && vi == VIP_MTU)
+		snprintf(b->addr, sizeof(b->addr), "10.6.%d.%d", vi, i + 1);
+	else if (v->family == 4 && !(ipip_mode && vi == VIP_4IN6))
 		snprintf(b->addr, sizeof(b->addr), "10.1.%d.%d", vi, i + 1);
 	else if (ipip_mode)	/* routed via IPIP_IF0's gateway */
 		snprintf(b->addr, sizeof(b->addr), "2001:db8:b:%x::%x", vi, i + 1);
@@ -605,6 +616,8 @@ static __u32 gen_l4(struct rng *r, __u8 *l4, __u8 proto, __u16 sport, __u16 dpor
 		return hl + pay;
 	}
 	if (proto == IPPROTO_UDP) {
+		if (rpct(r, 4))	/* big: some too big for ipip's tunnel */
+			pay = 1300 + rbelow(r, 181);
 		rbytes(r, l4, 8 + pay);
 		put16(l4, sport);
 		put16(l4 + 2, dport);
@@ -729,7 +742,7 @@ static __u32 gen_icmp_quote(struct rng *r, __u8 *l4, const struct target *t)
 static void gen_ip_frame(struct rng *r, struct frame *f, __u32 *proto_ctr)
 {
 	struct target t;
-	__u8 l4[400];
+	__u8 l4[1500];
 	__u32 l4len;
 
 	gen_target(r, &t, proto_ctr);
@@ -835,6 +848,7 @@ struct expect {
 	int be;			/* index in vips[vip].be for C_TX */
 	int family;		/* of a parsed IP frame, 0 otherwise */
 	__u8 proto;		/* its L4 protocol */
+	__u32 room;		/* ipip, too big: the MTU the answer names */
 };
 
 /* L4 of a parsed datagram: TCP/UDP with its header inside it, else a reason. */
@@ -1122,6 +1136,29 @@ static void predict_not_tcp_udp(const struct inst *in, const __u8 *f, __u32 len,
 	predict_backend(k, e);
 }
 
+/*
+ * Method ipip (bpf/too_big.h): the IP packet and the outer header over the
+ * backend's route MTU is answered (IPv4 with DF and no options, IPv6,
+ * not a steered ICMP error) or, over the rate limit, dropped; the rest of
+ * those too big are dropped.
+ */
+static void predict_too_big(const __u8 *f, const struct ref_pkt *rp, int icmp,
+			    struct expect *e)
+{
+	const struct fbackend *b = &vips[e->vip].be[e->be];
+	const __u8 *ip = f + rp->l3;
+	int v4 = ip[0] >> 4 == 4, outer = chlb_addr_is_v4(&b->ca) ? 20 : 40;
+	__u32 ilen = v4 ? get16(ip + 2) : 40u + get16(ip + 4);
+	__u32 mtu = b->ca.bytes[12] == 10 && b->ca.bytes[13] == 6 && outer == 20 ? IPIP_MTU_ROUTE4
+										  : IPIP_MTU;
+
+	if (ilen + outer <= mtu)
+		return;
+	e->room = mtu - outer;
+	e->cls = !icmp && (v4 ? ip[0] == 0x45 && get16(ip + 6) & 0x4000 : 1) ? C_TOO_BIG
+									   : C_DROP_TOO_BIG;
+}
+
 /* What the program must do with a frame, from the parser and the rings. */
 static void predict(const struct inst *in, const __u8 *f, __u32 len, struct expect *e)
 {
@@ -1135,16 +1172,17 @@ static void predict(const struct inst *in, const __u8 *f, __u32 len, struct expe
 	e->cls = c >= 0 ? c : C_NOT_VIP;
 	if (c == C_FRAGMENT || c == C_OTHER_PROTO) {
 		predict_not_tcp_udp(in, f, len, &rp, &k, e);
+	} else if (c >= 0 || (e->vip = vip_of(&k)) < 0) {
 		return;
-	}
-	if (c >= 0 || (e->vip = vip_of(&k)) < 0)
-		return;
-	if (in->mac_check && memcmp(f, if_mac, 6)) {
+	} else if (in->mac_check && memcmp(f, if_mac, 6)) {
 		e->cls = C_NOT_FOR_US;
 		e->vip = -1;	/* passed before the VIP's counters */
 		return;
+	} else {
+		predict_backend(&k, e);
 	}
-	predict_backend(&k, e);
+	if (in->ipip && e->cls == C_TX && e->be >= 0)
+		predict_too_big(f, &rp, c == C_OTHER_PROTO, e);
 }
 
 /* ---- running and judging frames -------------------------------------------- */
@@ -1171,11 +1209,36 @@ struct worker {
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The answer to a packet too big for the tunnel: back to its sender, ICMP(v6). */
+static const char *judge_too_big(const struct expect *e, const struct frame *f, const __u8 *out,
+				 __u32 out_len)
+{
+	__u32 l2 = get16(f->b + 12) == 0x8100 ? 18 : 14;
+	const __u8 *o = out + l2;
+	int v4 = f->b[l2] >> 4 == 4;
+
+	if (out_len != l2 + (v4 ? 56 : 1280))
+		return "too big: the answer's length";
+	if (memcmp(out, f->b + 6, 6))
+		return "too big: the answer is not to the sender's MAC";
+	if (v4)
+		return o[9] != IPPROTO_ICMP || o[20] != 3 || o[21] != 4 ||
+		       memcmp(o + 12, f->b + l2 + 16, 4) || memcmp(o + 16, f->b + l2 + 12, 4) ||
+		       get16(o + 26) != e->room ? "too big: not the frag-needed answer" : NULL;
+	return o[6] != IPPROTO_ICMPV6 || o[40] != 2 || memcmp(o + 8, f->b + l2 + 24, 16) ||
+	       memcmp(o + 24, f->b + l2 + 8, 16) || get16(o + 44) || get16(o + 46) != e->room
+	       ? "too big: not the packet-too-big answer" : NULL;
+}
+
 static const char *judge(const struct expect *e, const struct frame *f, const __u8 *out,
 			 __u32 out_len, __u32 verdict)
 {
-	__u32 want = e->cls == C_TX ? XDP_TX : e->cls == C_DROP || e->cls == C_DROP_FRAG ? XDP_DROP
+	__u32 want = e->cls == C_TX ? XDP_TX : e->cls == C_DROP || e->cls == C_DROP_FRAG ||
+					   e->cls == C_DROP_TOO_BIG || e->cls == C_TOO_BIG ? XDP_DROP
 										   : XDP_PASS;
+
+	if (e->cls == C_TOO_BIG && verdict == XDP_TX)
+		return judge_too_big(e, f, out, out_len);
 
 	if (e->cls == C_TX && e->be < 0)
 		return "the ring names a backend the test does not know";
@@ -1285,7 +1348,7 @@ static void tally_frame(struct tally *t, const struct frame *f, const struct exp
 		t->sent[f->family == 6][f->proto >> 3] |= 1 << (f->proto & 7);
 	if (e->cls == C_DROP_FRAG)
 		t->vip_frags[e->vip]++;
-	if (e->cls != C_TX && e->cls != C_DROP)
+	if (e->cls != C_TX && e->cls != C_DROP && e->cls != C_TOO_BIG && e->cls != C_DROP_TOO_BIG)
 		return;
 	t->vip_packets[e->vip]++;
 	t->vip_bytes[e->vip] += f->len;
@@ -1373,21 +1436,26 @@ static int read_counters(struct inst *in, struct counters *c)
 }
 
 static const int ipip_unused[] = { CHLB_CNT_REDIRECT, CHLB_CNT_PASS_NO_NEIGH,
-				   CHLB_CNT_DROP_NO_ROUTE, CHLB_CNT_DROP_ENCAP, CHLB_CNT_TX_TOO_BIG,
-				   CHLB_CNT_DROP_TOO_BIG };
+				   CHLB_CNT_DROP_NO_ROUTE, CHLB_CNT_DROP_ENCAP };
 
 /* The program's counters moved exactly as the predictions of the round. */
 static void check_counters(const struct counters *a, const struct counters *b,
 			   const struct tally *t)
 {
+#define D(cnt) (b->g.counters[cnt] - a->g.counters[cnt])
 	__u64 wrong = 0;
 	int c, i, j;
 
 	for (c = 0; c < C_N; c++)
-		wrong += b->g.counters[classes[c].counter] - a->g.counters[classes[c].counter] !=
+		wrong += classes[c].counter >= 0 &&
+			 b->g.counters[classes[c].counter] - a->g.counters[classes[c].counter] !=
 			 t->cls[c];
+	/* too big: answered or dropped, the rate limit decides; certain drops dropped */
+	wrong += D(CHLB_CNT_TX_TOO_BIG) + D(CHLB_CNT_DROP_TOO_BIG) !=
+		 t->cls[C_TOO_BIG] + t->cls[C_DROP_TOO_BIG];
+	wrong += D(CHLB_CNT_DROP_TOO_BIG) < t->cls[C_DROP_TOO_BIG];
 	wrong += b->g.counters[CHLB_CNT_RX] - a->g.counters[CHLB_CNT_RX] != t->frames;
-	/* ipip's other outcomes: every frame fits and its backend's route is on IPIP_IF0 */
+	/* ipip's other outcomes: every backend's route is on IPIP_IF0 and resolved */
 	for (c = 0; c < (int)(sizeof(ipip_unused) / sizeof(ipip_unused[0])); c++)
 		wrong += b->g.counters[ipip_unused[c]] != a->g.counters[ipip_unused[c]];
 	for (i = 0; i < NVIPS; i++) {
@@ -1399,6 +1467,7 @@ static void check_counters(const struct counters *a, const struct counters *b,
 			wrong += b->b[i][j].packets - a->b[i][j].packets != t->be_packets[i][j] ||
 				 b->b[i][j].bytes - a->b[i][j].bytes != t->be_bytes[i][j];
 	}
+#undef D
 	if (wrong)
 		fprintf(stderr, "\n    %llu counters differ from the predicted tallies",
 			(unsigned long long)wrong);
@@ -1574,7 +1643,12 @@ static void test_rounds(void)
 		printf("    encapsulations checked: 4in4 %llu, 6in6 %llu, 4in6 %llu\n",
 		       (unsigned long long)sum.encap[0], (unsigned long long)sum.encap[1],
 		       (unsigned long long)sum.encap[2]);
+		printf("    too big for the tunnel: %llu answered, %llu dropped (%llu over the rate "
+		       "limit)\n", (unsigned long long)g.counters[CHLB_CNT_TX_TOO_BIG],
+		       (unsigned long long)g.counters[CHLB_CNT_DROP_TOO_BIG],
+		       (unsigned long long)g.counters[CHLB_CNT_TOO_BIG_LIMITED]);
 		CU_ASSERT(sum.encap[0] > 0 && sum.encap[1] > 0 && sum.encap[2] > 0);
+		CU_ASSERT(g.counters[CHLB_CNT_TX_TOO_BIG] > 0 && sum.cls[C_DROP_TOO_BIG] > 0);
 	}
 	CU_ASSERT(sum.cls[C_TX] > 0 && sum.cls[C_DROP] > 0);
 	CU_ASSERT(cur->mac_check ? sum.cls[C_NOT_FOR_US] > 0 : sum.cls[C_NOT_FOR_US] == 0);
