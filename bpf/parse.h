@@ -113,17 +113,14 @@ static __always_inline int chlb_parse_ipv4(struct chlb_cursor *c,
 	tot = bpf_ntohs(ip->tot_len);
 	if (chlb_unlikely(vihl - 0x45 > 0x4f - 0x45 || tot < hlen || c->pos + tot > c->end))
 		return CHLB_CNT_PASS_MALFORMED;
-	if (chlb_unlikely(ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET))) {
-		/* for the fragments policy: chlb_vip_addr_of(), chlb_frag_vip_key() */
-		p->l3 = ip;
-		p->proto = ip->protocol;
-		p->family = CHLB_FAMILY_INET;
-		p->l4 = c->pos + hlen;
-		return CHLB_CNT_PASS_FRAGMENT;
-	}
 	p->l3 = ip;
 	p->proto = ip->protocol;
 	p->family = CHLB_FAMILY_INET;
+	if (chlb_unlikely(ip->frag_off & bpf_htons(CHLB_IP_MF | CHLB_IP_OFFSET))) {
+		/* for the fragments policy: chlb_vip_addr_of(), chlb_frag_vip_key() */
+		p->l4 = c->pos + hlen;
+		return CHLB_CNT_PASS_FRAGMENT;
+	}
 	c->l4_len = tot - hlen;
 	c->pos += hlen;
 	return 0;
