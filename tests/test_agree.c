@@ -473,22 +473,6 @@ static void test_read_commands(void)
  * libxdp says at length that it falls back to a single program, which is
  * expected here; failures are reported through cli_errmsg() instead.
  */
-static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 int main(void)
 {
 	/* the same cases with and without the flow table */
@@ -514,8 +498,7 @@ int main(void)
 	}
 	if (getrandom(&rng, sizeof(rng), 0) != sizeof(rng) || !rng)
 		rng = 0x9e3779b97f4a7c15ULL;
-	libbpf_set_print(quiet_bpf);
-	libxdp_set_print(quiet_xdp);
+	cli_cmd_quiet_libs();
 	printf("test_agree: random seed %016llx\n", (unsigned long long)rng);
 	return cu_main(suites);
 }

@@ -1657,22 +1657,6 @@ static void test_rounds(void)
 
 /* ---- main ------------------------------------------------------------------- */
 
-static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 static int read_env(void)
 {
 	const char *s = getenv(SEED_ENV), *n = getenv(FRAMES_ENV);
@@ -1757,8 +1741,7 @@ int main(void)
 		fprintf(stderr, "test_fuzz: cannot make a network namespace with a veth\n");
 		return 1;
 	}
-	libbpf_set_print(quiet_bpf);
-	libxdp_set_print(quiet_xdp);
+	cli_cmd_quiet_libs();
 	printf("test_fuzz: %s=%016llx, %u frames\n", SEED_ENV, (unsigned long long)fuzz_seed,
 	       frames_total);
 	return cu_main(suites);

@@ -887,22 +887,6 @@ static void test_bad_listen(void)
  * libxdp says at length that it falls back to a single program, which is
  * expected here; failures are reported through cli_errmsg() instead.
  */
-static int quiet_bpf(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
-static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 int main(void)
 {
 	static CU_TestInfo tests[] = {
@@ -926,7 +910,6 @@ int main(void)
 		printf("SKIPPED: test_metrics needs root (BPF, bpffs, a network namespace)\n");
 		return 77;
 	}
-	libbpf_set_print(quiet_bpf);
-	libxdp_set_print(quiet_xdp);
+	cli_cmd_quiet_libs();
 	return cu_main(suites);
 }

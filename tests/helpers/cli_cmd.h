@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
 #include "cli/cli.h"
 
 /* Commands print for people; the test's own output stays readable. */
@@ -55,6 +58,34 @@ static inline int cli_cmd_quiet(int (*fn)(int, char **), ...)
 		fprintf(stderr, "\n    chlb %s %s: %s", argc ? argv[0] : "",
 			argc > 1 ? argv[1] : "", cli_errmsg());
 	return err;
+}
+
+static inline int cli_cmd_no_bpf_print(enum libbpf_print_level level, const char *fmt,
+				       va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static inline int cli_cmd_no_xdp_print(enum libxdp_print_level level, const char *fmt,
+				       va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/*
+ * libxdp says at length that it falls back to a single program, which is
+ * expected here; a command's failures reach the test through its error.
+ */
+static inline void cli_cmd_quiet_libs(void)
+{
+	libbpf_set_print(cli_cmd_no_bpf_print);
+	libxdp_set_print(cli_cmd_no_xdp_print);
 }
 
 #endif /* CHLB_TEST_CLI_CMD_H */
