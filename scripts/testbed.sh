@@ -42,6 +42,14 @@ tb_host_id() {
 tb_ip4() { echo "$TB_NET4.$(tb_host_id "$1")"; }
 tb_ip6() { echo "$TB_NET6$(tb_host_id "$1")"; }
 tb_mac() { printf '02:11:00:00:00:%02x\n' "$(tb_host_id "$1")"; }
+# The backend node (of TB_BACKENDS) holding address ADDR, or "?".
+tb_name_of() {
+	local n
+	for n in $TB_BACKENDS; do
+		[ "$1" = "$(tb_ip4 "$n")" ] || [ "$1" = "$(tb_ip6 "$n")" ] && { echo "$n"; return; }
+	done
+	echo "?"
+}
 
 tb_set_id() {
 	TB_ID=${1:-$$}

@@ -25,15 +25,6 @@ cleanup() {
 	rm -rf "$LOGS"
 }
 
-# name_of ADDR: the testbed node that owns a backend address.
-name_of() {
-	local n
-	for n in $TB_BACKENDS; do
-		[ "$1" = "$(tb_ip4 "$n")" ] || [ "$1" = "$(tb_ip6 "$n")" ] && { echo "$n"; return; }
-	done
-	echo "?"
-}
-
 # Summary of a client log: "total ok b1 b2 b3 b4 errors".
 summarize() {
 	python3 - "$1" <<-'EOF'
@@ -129,7 +120,7 @@ case_lookup() {
 		want=$(tb_chlb -j lookup "$VIP" "$(tb_ip4 cl):$port" |
 		       python3 -c 'import json, sys; print(json.load(sys.stdin)["backend"])')
 		total=$((total + 1))
-		if [ "$got" != "$(name_of "$want")" ]; then
+		if [ "$got" != "$(tb_name_of "$want")" ]; then
 			wrong=$((wrong + 1))
 			[ -n "$first" ] || first="port $port served by '$got', lookup says $want"
 		fi
@@ -140,27 +131,7 @@ case_lookup() {
 
 case_udp() {
 	local r
-	r=$(tb_exec cl python3 - "$TB_VIP4" "$TB_UDP_PORT" <<-'EOF'
-	import collections, socket, sys
-	seen, bad = collections.Counter(), 0
-	for i in range(300):
-	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-	    s.settimeout(2)
-	    s.connect((sys.argv[1], int(sys.argv[2])))	# new source port each time
-	    msg = b"ping-%d" % i
-	    s.send(msg)
-	    try:
-	        name, _, echo = s.recv(200).partition(b" ")
-	        if echo.strip() == msg:
-	            seen[name.decode()] += 1
-	        else:
-	            bad += 1
-	    except OSError:
-	        bad += 1
-	    s.close()
-	print(bad, len(seen), " ".join("%s:%d" % kv for kv in sorted(seen.items())))
-	EOF
-	)
+	r=$(tb_exec cl python3 "$PWD/tests/traffic/udp_echo_client.py" "$TB_VIP4" "$TB_UDP_PORT" 300 ping)
 	set -- $r
 	if [ "${1:-x}" = 0 ] && [ "${2:-0}" -eq 3 ]; then
 		pass "UDP VIP: 300 echo round trips, spread ${*:3}"

@@ -31,14 +31,6 @@ cleanup() {
 	rm -rf "$LOGS"
 }
 
-name_of() {
-	local n
-	for n in $TB_BACKENDS; do
-		[ "$1" = "$(tb_ip4 "$n")" ] || [ "$1" = "$(tb_ip6 "$n")" ] && { echo "$n"; return; }
-	done
-	echo "?"
-}
-
 # The global counter NAME of chlb -j stats.
 gcount() {
 	tb_chlb -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['global']['$1'])"
@@ -138,7 +130,7 @@ icmp_case() {
 		ip -n "$TB-$b" -6 route flush cache 2>/dev/null
 	done
 	served=$(udp_flow "$fam" "$vaddr" "$port" 2>&1)
-	owner=$(name_of "$(tb_chlb -j lookup "$vip" "$(tb_ip"$fam" cl | sed 's/.*:.*/[&]/'):$port" |
+	owner=$(tb_name_of "$(tb_chlb -j lookup "$vip" "$(tb_ip"$fam" cl | sed 's/.*:.*/[&]/'):$port" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["backend"])')")
 	before=$(gcount icmp_steered)
 	send_error "$fam" "$vaddr" "$client" "$port" "$TB_UDP_PORT" "$mtu"

@@ -281,27 +281,7 @@ all_positive() {
 # answers from the VIP with its name.
 case_udp() {
 	local r
-	r=$(tb_exec cl python3 - "$TB_VIP4" "$TB_UDP_PORT" <<-'EOF'
-	import collections, socket, sys
-	seen, bad = collections.Counter(), 0
-	for i in range(100):
-	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-	    s.settimeout(2)
-	    s.connect((sys.argv[1], int(sys.argv[2])))
-	    msg = b"ipip-%d" % i
-	    s.send(msg)
-	    try:
-	        name, _, echo = s.recv(200).partition(b" ")
-	        if echo.strip() == msg:
-	            seen[name.decode()] += 1
-	        else:
-	            bad += 1
-	    except OSError:
-	        bad += 1
-	    s.close()
-	print(bad, len(seen), " ".join("%s:%d" % kv for kv in sorted(seen.items())))
-	EOF
-	)
+	r=$(tb_exec cl python3 "$PWD/tests/traffic/udp_echo_client.py" "$TB_VIP4" "$TB_UDP_PORT" 100 ipip)
 	set -- $r
 	if [ "${1:-x}" = 0 ] && [ "${2:-0}" -eq 3 ]; then
 		pass "udp: 100 echo round trips through $VU, spread ${*:3}"
@@ -447,15 +427,6 @@ case_icmp() {
 
 # ---- lookup ---------------------------------------------------------------------
 
-# name_of ADDR: the node owning a backend address.
-name_of() {
-	local n
-	for n in $TB_BACKENDS; do
-		[ "$1" = "$(tb_ip4 "$n")" ] || [ "$1" = "$(tb_ip6 "$n")" ] && { echo "$n"; return; }
-	done
-	echo "?"
-}
-
 # lookup_conns NAME HOST VIP CLIENT SPORT_BASE: 20 connections from fixed
 # source ports; lookup must name the backend that answered each.
 lookup_conns() {
@@ -465,7 +436,7 @@ lookup_conns() {
 		want=$(tb_chlb -j lookup "$vip" "$client:$sport" |
 			python3 -c 'import json, sys; print(json.load(sys.stdin)["backend"])')
 		n=$((n + 1))
-		want=$(name_of "$want")
+		want=$(tb_name_of "$want")
 		seen="$seen $got"
 		if [ "$got" != "$want" ]; then
 			wrong=$((wrong + 1))
