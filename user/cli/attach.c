@@ -19,12 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/magic.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -39,7 +36,6 @@
 #include "dp/dataplane.h"
 #include "dp/xdp.h"
 
-#define BPFFS "/sys/fs/bpf"
 #define MIB (1ull << 20)
 /* The most the maps of one instance may pin: this, or half the RAM if less. */
 #define ATTACH_MEM_MAX (4ull << 30)
@@ -97,19 +93,6 @@ static int detach_help(void)
 	       "       detaches chlb's XDP program from its interface and removes everything\n"
 	       "       under the pin directory; also cleans up what an interrupted attach or\n"
 	       "       detach left there\n");
-	return 0;
-}
-
-static int ensure_bpffs(void)
-{
-	struct statfs fs;
-
-	if (strncmp(cli.pin_dir, BPFFS "/", strlen(BPFFS) + 1))
-		return 0;
-	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-		return cli_fail(-errno, "cannot mount bpffs at %s: %s", BPFFS, strerror(errno));
 	return 0;
 }
 
@@ -455,7 +438,7 @@ int do_attach(int argc, char **argv)
 		return err == CLI_HELP ? attach_help() : err;
 	err = check_limits(&a);
 	if (!err)
-		err = ensure_bpffs();
+		err = cli_ensure_bpffs(cli.pin_dir);
 	if (err)
 		return err;
 	lock = pindir_create_lock(cli.pin_dir, &created, CLI_E);

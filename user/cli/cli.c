@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 
 #include "cli.h"
 
@@ -203,4 +206,19 @@ void cli_json_print(struct json_object *obj)
 void cli_json_print_line(struct json_object *obj)
 {
 	print_json(obj, JSON_C_TO_STRING_PLAIN);
+}
+
+#define BPFFS "/sys/fs/bpf"
+
+int cli_ensure_bpffs(const char *dir)
+{
+	struct statfs fs;
+
+	if (strncmp(dir, BPFFS "/", strlen(BPFFS) + 1))
+		return 0;
+	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
+		return cli_fail(-errno, "cannot mount bpffs at %s: %s", BPFFS, strerror(errno));
+	return 0;
 }

@@ -37,6 +37,12 @@ extern struct chlb_err cli_error;
  */
 int cli_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Pins are going under dir: when dir is below /sys/fs/bpf and nothing is
+ * mounted there, mount bpffs (mode 0700), as on a fresh machine. 0 or -errno.
+ */
+int cli_ensure_bpffs(const char *dir);
 const char *cli_errmsg(void);
 void cli_clear_err(void);
 

@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/magic.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -27,7 +24,6 @@
 #include "dp/decap.h"
 #include "dp/xdp.h"
 
-#define BPFFS "/sys/fs/bpf"
 #define DECAP_MAX_DEVS 256	/* instances status lists */
 
 static int decap_help(void)
@@ -71,20 +67,6 @@ static int decap_dir(const char *dev, char *buf, size_t len)
 	decap_root(root, sizeof(root));
 	if (snprintf(buf, len, "%s/%s", root, dev) >= (int)len)
 		return err_usage(CLI_E, -ENAMETOOLONG, "pin directory too long: %s/%s", root, dev);
-	return 0;
-}
-
-/* As chlb attach does: mount bpffs where the pins go when nobody has. */
-static int ensure_bpffs(const char *root)
-{
-	struct statfs fs;
-
-	if (strncmp(root, BPFFS "/", strlen(BPFFS) + 1))
-		return 0;
-	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700"))
-		return cli_fail(-errno, "cannot mount bpffs at %s: %s", BPFFS, strerror(errno));
 	return 0;
 }
 
@@ -271,7 +253,7 @@ static int decap_attach(int argc, char **argv)
 	decap_root(root, sizeof(root));
 	err = decap_dir(dev, dir, sizeof(dir));
 	if (!err)
-		err = ensure_bpffs(root);
+		err = cli_ensure_bpffs(root);
 	if (err)
 		return err;
 	lock = pindir_create_lock(root, &created, CLI_E);
